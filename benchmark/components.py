@@ -123,7 +123,7 @@ class Dataset:
     @property
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y, minlength=self.n_classes)
-        return {name: int(n) for name, n in zip(self.class_names, counts)}
+        return {name: int(n) for name, n in zip(self.class_names, counts, strict=False)}
 
     @classmethod
     def from_frame(
@@ -211,7 +211,9 @@ def _validate_features(name: str, X: pd.DataFrame) -> pd.DataFrame:
     non_numeric = [
         str(column)
         for column, dtype in X.dtypes.items()
-        if not (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype))
+        if not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        )
     ]
     if non_numeric:
         shown = ", ".join(repr(c) for c in non_numeric[:5])
@@ -227,7 +229,8 @@ def _validate_features(name: str, X: pd.DataFrame) -> pd.DataFrame:
     if bad.any():
         per_column = bad.sum(axis=0)
         columns = [
-            f"{X.columns[j]!r} ({per_column[j]} rows)" for j in np.flatnonzero(per_column)
+            f"{X.columns[j]!r} ({per_column[j]} rows)"
+            for j in np.flatnonzero(per_column)
         ]
         shown = ", ".join(columns[:5])
         more = f" and {len(columns) - 5} more" if len(columns) > 5 else ""

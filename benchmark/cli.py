@@ -1,0 +1,367 @@
+"""The ``bench`` command line: list components, run benchmarks, print reports."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.errors import BenchError, BenchWarning, ConfigurationError
+from benchmark.plugins import Registry, load_registry
+from benchmark.tasks import PROTOCOLS, ComponentChoice, RunConfig, parse_choice
+
+logger = logging.getLogger("benchmark")
+
+DEFAULT_DATASETS = ("omics",)
+DEFAULT_CLASSIFIERS = ("mlp",)
+DATA_DIR_ENV = "BENCH_DATA_DIR"
+
+# The smoke run: the same pipeline and samplers on fewer splits.
+QUICK = {"folds": 3, "repeats": 1, "datasets": ("gse7390",)}
+
+
+def default_data_dir() -> Path:
+    """Return ``$BENCH_DATA_DIR``, else the repository's ``datasets/`` folder."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV])
+    return Path(__file__).resolve().parent.parent / "datasets"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of at least 1, got {value}"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="Benchmark oversamplers on imbalanced tabular data.",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log one line per finished task"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="list registered components")
+    listing.add_argument(
+        "kind", choices=["samplers", "datasets", "classifiers", "metrics"]
+    )
+    listing.add_argument("--data-dir", type=Path, default=None)
+
+    commands.add_parser("plugins", help="list loaded plugins and load failures")
+
+    run = commands.add_parser("run", help="run a benchmark and print its leaderboard")
+    run.add_argument(
+        "--samplers",
+        nargs="+",
+        default=["all"],
+        metavar="NAME[:KEY=VALUE,...]",
+        help="samplers to compare, 'all' for every registered one (default: all)",
+    )
+    run.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="dataset or suite names (default: the omics suite)",
+    )
+    run.add_argument(
+        "--classifiers",
+        nargs="+",
+        default=None,
+        metavar="NAME[:KEY=VALUE,...]",
+        help=f"classifiers (default: {' '.join(DEFAULT_CLASSIFIERS)})",
+    )
+    run.add_argument("--folds", type=_positive_int, default=None, help="default: 5")
+    run.add_argument("--repeats", type=_positive_int, default=None, help="default: 2")
+    run.add_argument("--seed", type=int, default=42, help="run seed (default: 42)")
+    run.add_argument(
+        "--n-features",
+        type=_positive_int,
+        default=64,
+        help="features kept by mutual-information selection (default: 64)",
+    )
+    run.add_argument("--protocol", choices=PROTOCOLS, default="default")
+    run.add_argument(
+        "--n-jobs", type=int, default=1, help="parallel worker processes (default: 1)"
+    )
+    run.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="run directory; an existing one is resumed (default: runs/<timestamp>)",
+    )
+    run.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"folder with downloaded datasets (default: ${DATA_DIR_ENV} or datasets/)",
+    )
+    run.add_argument(
+        "--retry-failed", action="store_true", help="run failed tasks again on resume"
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 3 folds, 1 repeat, gse7390 unless --datasets is given",
+    )
+    run.add_argument(
+        "--metric", default="auc", help="leaderboard metric (default: auc)"
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    report = commands.add_parser("report", help="print the leaderboard of a run")
+    report.add_argument("source", type=Path, help="run directory or tidy scores CSV")
+    report.add_argument("--metric", default="auc")
+    report.add_argument(
+        "--format",
+        default="terminal",
+        choices=["terminal", "markdown", "latex", "html", "csv"],
+    )
+    return parser
+
+
+def _expand(
+    requested: Sequence[str], valid: dict, suites: dict[str, list[str]], kind: str
+) -> list[str]:
+    names: list[str] = []
+    for name in requested:
+        if name == "all":
+            names.extend(valid)
+        elif name in suites:
+            names.extend(suites[name])
+        elif name in valid:
+            names.append(name)
+        else:
+            options = sorted(valid) + [f"{s} (suite)" for s in sorted(suites)]
+            raise ConfigurationError(
+                f"unknown {kind} {name!r}. Valid {kind}s: {', '.join(options)}."
+            )
+    return list(dict.fromkeys(names))
+
+
+def _choices(requested: Sequence[str], valid: dict, kind: str) -> list[ComponentChoice]:
+    choices: list[ComponentChoice] = []
+    for text in requested:
+        choice = parse_choice(text)
+        if choice.name == "all" and not choice.params:
+            choices.extend(ComponentChoice(name) for name in valid)
+            continue
+        if choice.name not in valid:
+            raise ConfigurationError(
+                f"unknown {kind} {choice.name!r}. Valid {kind}s: "
+                f"{', '.join(sorted(valid))}."
+            )
+        choices.append(choice)
+    return list(dict.fromkeys(choices))
+
+
+def make_config(args: argparse.Namespace, registry: Registry) -> RunConfig:
+    """Resolve command-line arguments into a validated run configuration."""
+    quick = QUICK if args.quick else {}
+    datasets = args.datasets or list(quick.get("datasets", DEFAULT_DATASETS))
+    return RunConfig(
+        datasets=tuple(
+            _expand(datasets, registry.datasets, registry.suites(), "dataset")
+        ),
+        samplers=tuple(_choices(args.samplers, registry.samplers, "sampler")),
+        classifiers=tuple(
+            _choices(
+                args.classifiers or DEFAULT_CLASSIFIERS,
+                registry.classifiers,
+                "classifier",
+            )
+        ),
+        folds=args.folds or quick.get("folds", 5),
+        repeats=args.repeats or quick.get("repeats", 2),
+        seed=args.seed,
+        n_features=args.n_features,
+        protocol=args.protocol,
+        data_dir=args.data_dir or default_data_dir(),
+    )
+
+
+def _print_list(registry: Registry, kind: str, data_dir: Path) -> None:
+    from tabulate import tabulate
+
+    rows = []
+    if kind == "datasets":
+        for spec in registry.datasets.values():
+            status = "embedded"
+            if spec.missing_files is not None:
+                missing = spec.missing_files(data_dir)
+                status = f"missing {', '.join(missing)}" if missing else "files found"
+            suites = ",".join(spec.suites)
+            rows.append([spec.name, suites, status, spec.description])
+        headers = ["name", "suites", "files", "description"]
+    else:
+        for spec in getattr(registry, kind).values():
+            rows.append([spec.name, spec.description])
+        headers = ["name", "description"]
+    print(tabulate(rows, headers=headers, tablefmt="simple"))
+
+
+def _print_plugins(registry: Registry) -> None:
+    from tabulate import tabulate
+
+    rows = [
+        [
+            info.name,
+            info.package,
+            info.version,
+            "; ".join(f"{k}: {', '.join(v)}" for k, v in info.contributes.items()),
+        ]
+        for info in registry.plugins
+    ]
+    print(tabulate(rows, headers=["plugin", "package", "version", "contributes"]))
+    for failure in registry.failures:
+        print(f"FAILED {failure.name}: {failure.reason}")
+
+
+def _run(args: argparse.Namespace, registry: Registry) -> int:
+    from benchmark.report import leaderboard, load_scores, render_leaderboards
+    from benchmark.runner import run_benchmark
+
+    config = make_config(args, registry)
+    run_dir = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    print(
+        f"run directory: {run_dir}\n"
+        f"datasets: {' '.join(config.datasets)}\n"
+        f"samplers: {' '.join(c.label for c in config.samplers)}\n"
+        f"classifiers: {' '.join(c.label for c in config.classifiers)}\n"
+        f"protocol: {config.protocol}, {config.folds} folds x {config.repeats} "
+        f"repeats, seed {config.seed}",
+        file=sys.stderr,
+    )
+    summary = run_benchmark(
+        config,
+        registry,
+        run_dir,
+        n_jobs=args.n_jobs,
+        retry_failed=args.retry_failed,
+        show_progress=not args.no_progress,
+    )
+
+    scores = load_scores(run_dir)
+    if not scores.empty:
+        metric = registry.metric(args.metric)
+        tables = leaderboard(scores, args.metric, metric.greater_is_better)
+        print(render_leaderboards(tables, args.metric))
+    if config.protocol == "paper":
+        print(
+            "\nprotocol 'paper': features were selected on the whole dataset before "
+            "splitting, which leaks test labels; use these numbers only to compare "
+            "with published results."
+        )
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary) -> None:
+    print(
+        f"\n{summary.finished} task(s) run, {summary.skipped} skipped as already done, "
+        f"{len(summary.failed)} failed, in {summary.seconds:.0f} s. "
+        f"Results: {summary.run_dir}",
+    )
+    if summary.failed:
+        print(f"failures ({summary.run_dir / 'failures.log'} has the tracebacks):")
+        by_reason: dict[tuple[str, str, str], list[str]] = {}
+        for result in summary.failed:
+            key = (result.dataset, result.sampler, result.error.splitlines()[0][:160])
+            by_reason.setdefault(key, []).append(f"r{result.repeat}f{result.fold}")
+        for (dataset, sampler, error), folds in sorted(by_reason.items()):
+            print(
+                f"  {dataset} / {sampler} on {len(folds)} fold(s) ({', '.join(folds)}):"
+            )
+            print(f"    {error}")
+    if summary.noted:
+        print("notes:")
+        for result in summary.noted[:20]:
+            print(
+                f"  {result.dataset} r{result.repeat}f{result.fold}: "
+                + "; ".join(result.notes)
+            )
+
+
+def _report(args: argparse.Namespace, registry: Registry) -> int:
+    from benchmark.report import leaderboard, load_scores, render_leaderboards
+
+    scores = load_scores(args.source)
+    spec = registry.metrics.get(args.metric)
+    greater = spec.greater_is_better if spec is not None else True
+    tables = leaderboard(scores, args.metric, greater)
+    formats = {
+        "terminal": "simple",
+        "markdown": "github",
+        "latex": "latex_booktabs",
+        "html": "html",
+    }
+    if args.format == "csv":
+        for classifier, table in tables.items():
+            table.insert(0, "classifier", classifier)
+        import pandas as pd
+
+        print(pd.concat(tables.values()).to_csv(), end="")
+        return 0
+    print(render_leaderboards(tables, args.metric, formats[args.format]))
+    return 0
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default", BenchWarning)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bench`` console script."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        registry = load_registry()
+        for failure in registry.failures:
+            print(
+                f"warning: plugin {failure.name} not loaded: {failure.reason}",
+                file=sys.stderr,
+            )
+        if args.command == "list":
+            _print_list(registry, args.kind, args.data_dir or default_data_dir())
+            return 0
+        if args.command == "plugins":
+            _print_plugins(registry)
+            return 0
+        if args.command == "run":
+            return _run(args, registry)
+        return _report(args, registry)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted; finished tasks are saved in the run directory and a "
+            "rerun with the same --output resumes",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
