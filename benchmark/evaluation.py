@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 from imblearn.utils import check_sampling_strategy
-from sklearn.feature_selection import mutual_info_classif
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from benchmark.components import Dataset
 from benchmark.errors import SamplerOutputError, UndefinedMetricError
 from benchmark.plugins import Registry, load_registry
+from benchmark.selection import select_features
 from benchmark.tasks import RunConfig, Task, derive_seed, iter_splits
 
 __all__ = ["TaskResult", "execute_task", "load_dataset", "select_features"]
@@ -92,21 +92,6 @@ def _splits(name: str, data_dir: str, folds: int, repeats: int, seed: int) -> di
         (repeat, fold): (train, test)
         for repeat, fold, train, test in iter_splits(dataset, folds, repeats, seed)
     }
-
-
-def select_features(
-    X: np.ndarray, y: np.ndarray, n_features: int, random_state: int
-) -> np.ndarray:
-    """Return the sorted column indices of the ``n_features`` highest-MI columns.
-
-    All columns are kept when there are no more than ``n_features``. Ties in
-    mutual information are broken by column order.
-    """
-    if X.shape[1] <= n_features:
-        return np.arange(X.shape[1])
-    scores = mutual_info_classif(X, y, random_state=random_state)
-    best = np.argsort(-scores, kind="stable")[:n_features]
-    return np.sort(best)
 
 
 def fold_selection(

@@ -91,7 +91,9 @@ def leaderboard(
         expected = stats.groupby("dataset")["count"].transform("max")
         stats["cell"] = [
             _format_cell(m, s, c, e)
-            for m, s, c, e in zip(stats["mean"], stats["std"], stats["count"], expected, strict=False)
+            for m, s, c, e in zip(
+                stats["mean"], stats["std"], stats["count"], expected, strict=False
+            )
         ]
         means = stats.pivot(index="sampler", columns="dataset", values="mean")
         ranks = means.rank(ascending=not greater_is_better, method="average")
