@@ -204,10 +204,12 @@ def _print_list(registry: Registry, kind: str, data_dir: Path) -> None:
             status = "embedded"
             if spec.missing_files is not None:
                 missing = spec.missing_files(data_dir)
-                status = f"missing {', '.join(missing)}" if missing else "files found"
-            suites = ",".join(spec.suites)
-            rows.append([spec.name, suites, status, spec.description])
-        headers = ["name", "suites", "files", "description"]
+                status = f"missing {', '.join(missing)}" if missing else "found"
+            shape = "x".join(map(str, spec.shape)) if spec.shape else "-"
+            counts = spec.class_counts or {}
+            classes = ", ".join(f"{name} {n}" for name, n in counts.items()) or "-"
+            rows.append([spec.name, shape, classes, status, spec.description])
+        headers = ["name", "shape", "classes", "files", "description"]
     else:
         for spec in getattr(registry, kind).values():
             rows.append([spec.name, spec.description])
@@ -337,11 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         registry = load_registry()
-        for failure in registry.failures:
-            print(
-                f"warning: plugin {failure.name} not loaded: {failure.reason}",
-                file=sys.stderr,
-            )
         if args.command == "list":
             _print_list(registry, args.kind, args.data_dir or default_data_dir())
             return 0

@@ -191,7 +191,8 @@ class DatasetSpec:
     per dataset). ``suites`` are group names such as ``"omics"`` under which
     the dataset can also be selected. ``missing_files(data_dir)`` returns the
     names of required files that are absent, so a run fails before any
-    training when data is missing.
+    training when data is missing. ``shape`` and ``class_counts`` describe the
+    data without loading it, where the plugin knows them.
     """
 
     name: str
@@ -199,6 +200,8 @@ class DatasetSpec:
     description: str
     suites: tuple[str, ...] = ()
     missing_files: Callable[[Path], list[str]] | None = None
+    shape: tuple[int, int] | None = None
+    class_counts: Mapping[str, int] | None = None
 
 
 def _validate_features(name: str, X: pd.DataFrame) -> pd.DataFrame:
