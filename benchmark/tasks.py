@@ -62,6 +62,9 @@ class ComponentChoice:
         settings = ",".join(f"{k}={self.params[k]!r}" for k in sorted(self.params))
         return f"{self.name}:{settings}"
 
+    def __hash__(self) -> int:
+        return hash(self.label)
+
 
 def parse_choice(text: str) -> ComponentChoice:
     """Parse ``name`` or ``name:key=value,key=value`` from the command line.
