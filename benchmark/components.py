@@ -138,7 +138,8 @@ class Dataset:
         """Validate features and labels and encode the labels as class codes.
 
         Labels may be strings, numbers or a pandas nullable type. Classes are
-        ordered by their label. ``positive`` names the positive class; by
+        ordered by their label: numerically when every label is a number,
+        otherwise by text. ``positive`` names the positive class; by
         default it is the smallest class (ties broken by label order).
 
         Raises
@@ -150,7 +151,7 @@ class Dataset:
         X = _validate_features(name, X)
         labels = _validate_labels(name, y, len(X))
 
-        class_names = tuple(sorted(labels.unique(), key=str))
+        class_names = tuple(_sorted_labels(labels.unique()))
         if len(class_names) < 2:
             raise DatasetError(
                 f"dataset {name!r} has a single class {class_names[0]!r} in all "
@@ -202,6 +203,14 @@ class DatasetSpec:
     missing_files: Callable[[Path], list[str]] | None = None
     shape: tuple[int, int] | None = None
     class_counts: Mapping[str, int] | None = None
+
+
+def _sorted_labels(values: np.ndarray) -> list:
+    """Sort labels numerically when all are numbers, else by their text."""
+    values = list(values)
+    if all(isinstance(v, (int, float, np.number)) for v in values):
+        return sorted(values)
+    return sorted(values, key=str)
 
 
 def _validate_features(name: str, X: pd.DataFrame) -> pd.DataFrame:

@@ -193,8 +193,11 @@ def load_registry(
         manager.register(plugin, name=name)
         infos.append(PluginInfo(name, name, "(registered in process)", "-"))
 
-    # Fails on any bench_* function that matches no hook specification.
+    # Fails on any bench_* function that matches no hook specification, or
+    # that pluggy would silently ignore because it lacks @hookimpl.
     manager.check_pending()
+    for plugin in manager.get_plugins():
+        _check_undecorated(manager, plugin)
 
     by_name = {info.name: info for info in infos}
     collected = {}
@@ -215,6 +218,29 @@ def load_registry(
         failures=failures,
         manager=manager,
     )
+
+
+def _check_undecorated(manager: pluggy.PluginManager, plugin: object) -> None:
+    for attribute in dir(plugin):
+        if not attribute.startswith("bench_"):
+            continue
+        function = getattr(plugin, attribute, None)
+        if not callable(function):
+            continue
+        if hasattr(function, f"{hookspecs.PROJECT}_impl"):
+            continue
+        known = hasattr(manager.hook, attribute)
+        hint = (
+            "decorate it with @benchmark.hookimpl"
+            if known
+            else "rename it to one of the hooks in benchmark.hookspecs, or drop "
+            "the bench_ prefix"
+        )
+        raise pluggy.PluginValidationError(
+            plugin,
+            f"plugin {manager.get_name(plugin)!r} defines {attribute}() without "
+            f"@hookimpl, so it would never be called: {hint}.",
+        )
 
 
 def _collect(

@@ -37,6 +37,10 @@ __all__ = [
 
 PROTOCOLS = ("default", "paper")
 
+# Parameter names under which samplers take their neighbour count, in the
+# order check_samplers looks for them when it suggests a smaller value.
+NEIGHBOUR_PARAMETERS = ("k_neighbors", "n_neighbors")
+
 
 def derive_seed(*parts: object) -> int:
     """Return a 32-bit seed that depends only on ``parts``, never on run order."""
@@ -185,11 +189,17 @@ def check_datasets(datasets: Mapping[str, Dataset], config: RunConfig) -> None:
     for dataset in datasets.values():
         for class_name, count in dataset.class_counts.items():
             if count < config.folds:
+                if count >= 2:
+                    advice = f"Use --folds {count} or fewer, or leave the dataset out."
+                else:
+                    advice = (
+                        "A class of one sample cannot be cross-validated: leave the "
+                        "dataset out, or merge or drop that class in its plugin."
+                    )
                 raise DatasetError(
                     f"dataset {dataset.name!r}: class {class_name!r} has {count} "
                     f"sample(s), fewer than --folds {config.folds}, so stratified "
-                    f"cross-validation cannot place it in every fold. Use --folds "
-                    f"{max(2, count)} or fewer, or leave the dataset out."
+                    f"cross-validation cannot place it in every fold. {advice}"
                 )
 
 
@@ -220,14 +230,23 @@ def check_samplers(
                 continue
             if spec.min_class_size is None:
                 continue
-            needed = spec.min_class_size({**spec.params, **choice.params})
+            params = {**spec.params, **choice.params}
+            needed = spec.min_class_size(params)
             if train_count < needed:
+                neighbours = next(
+                    (key for key in NEIGHBOUR_PARAMETERS if key in params), None
+                )
+                advice = (
+                    "Lower the sampler's neighbour count, for example "
+                    f"{choice.name}:{neighbours}={max(1, train_count - 1)}."
+                    if neighbours
+                    else "Use fewer folds or leave the dataset out."
+                )
                 messages.append(
                     f"sampler {choice.label!r} needs at least {needed} rows of a class "
                     f"in a training fold, but class {smallest_class!r} of "
                     f"{dataset.name!r} has about {train_count}; those tasks will be "
-                    "recorded as failed. Lower the sampler's neighbour count, for "
-                    f"example {choice.name}:k_neighbors={max(1, train_count - 1)}."
+                    f"recorded as failed. {advice}"
                 )
     for message in messages:
         warnings.warn(message, BenchWarning, stacklevel=2)

@@ -110,8 +110,9 @@ def average_precision_macro(y_true, y_proba, y_pred, positive) -> float:
 
 def pr_auc_trapezoid(y_true, y_proba, y_pred, positive) -> float:
     # The area under the precision-recall curve by the trapezoidal rule, as
-    # sklearn.metrics.auc(recall, precision) computes it; it is optimistic
-    # compared with average precision, and reported for comparability.
+    # sklearn.metrics.auc(recall, precision) computes it. Linear interpolation
+    # between curve points differs from the step-wise average precision; it is
+    # reported because published LEO-CVAE results use it.
     _require_classes(y_true, np.array([positive]), "PR AUC")
     precision, recall, _ = skm.precision_recall_curve(
         y_true == positive, y_proba[:, positive]

@@ -28,10 +28,6 @@ def test_string_labels_are_encoded_in_sorted_order():
     assert dataset.y.dtype == np.int64
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="from_frame sorts labels by their string form, so 10 comes before 2",
-)
 def test_numeric_labels_are_encoded_in_numeric_order():
     labels = np.array([2, 10, 1, 2, 10, 1])
 

@@ -312,13 +312,6 @@ def test_sampler_shortfall_is_noted(worker_registry, binary_dataset):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "NoResampling keeps sampling_strategy='auto', so _resample notes that the "
-        "'none' baseline generated 0 of the requested rows"
-    ),
-)
 def test_no_resampling_has_no_note(worker_registry, binary_dataset):
     result = run_first_task(binary_dataset, make_config("none"))
 

@@ -184,13 +184,6 @@ def test_misspelled_hook_fails_at_load(write_plugin):
         load_registry(("plugins.metrics", misspelled), use_entry_points=False)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hookspecs promises that any bench_* function matching no hook fails at "
-        "start-up, but pluggy ignores functions without @hookimpl"
-    ),
-)
 def test_undecorated_misspelled_hook_fails_at_load(write_plugin):
     misspelled = write_plugin(
         """
@@ -342,3 +335,15 @@ def test_importing_benchmark_loads_no_plugin():
     )
 
     assert completed.stdout.strip() == ""
+
+
+def test_undecorated_hook_fails_at_load(write_plugin):
+    undecorated = write_plugin(
+        """
+        def bench_register_samplers():
+            return []
+        """
+    )
+
+    with pytest.raises(pluggy.PluginValidationError, match="decorate it with"):
+        load_registry((undecorated,), use_entry_points=False)

@@ -273,10 +273,6 @@ def test_check_datasets_rejects_class_smaller_than_folds():
         check_datasets({"toy": dataset}, make_config("none", folds=5))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a class of one sample gets the advice --folds 2, which fails again",
-)
 def test_check_datasets_single_sample_class_advice():
     dataset = make_dataset("toy", {"normal": 40, "tumour": 1})
 
@@ -322,10 +318,6 @@ def test_check_samplers_label_names_user_parameters(registry):
         check_samplers({"toy": dataset}, make_config("smote:k_neighbors=4"), registry)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_samplers advises adasyn:k_neighbors, but ADASYN takes n_neighbors",
-)
 def test_check_samplers_adasyn_advice_names_its_parameter(registry):
     dataset = make_dataset("toy", {"normal": 40, "tumour": 6})
 
