@@ -1,0 +1,962 @@
+"""Hypothesis tests and effect sizes on a blocks-by-samplers score matrix.
+
+A :class:`BlockMatrix` has one row per block and one column per sampler. Blocks
+are datasets for the tests across datasets, and (repeat, fold) pairs of one
+dataset for the tests within a dataset. :mod:`benchmark.statistics` builds the
+matrices from a scores table and re-exports every public name defined here.
+
+Every test uses only the blocks in which all the samplers it compares have a
+score, and lists the blocks it dropped. A test or comparison that cannot run
+is marked not applicable with the reason, and its numbers are left empty.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+__all__ = [
+    "BlockMatrix",
+    "ComparisonResult",
+    "FriedmanResult",
+    "bayesian_correlated_t_test",
+    "cliffs_delta",
+    "corrected_t_test",
+    "friedman_test",
+    "holm_adjust",
+    "holm_control_test",
+    "nemenyi_test",
+    "wilcoxon_test",
+]
+
+MIN_FRIEDMAN_SAMPLERS = 3
+MIN_FRIEDMAN_BLOCKS = 2
+# With n pairs and no ties, the smallest two-sided exact p-value of the Wilcoxon
+# signed-rank test is 2 / 2**n: 0.0625 for n = 5 and 0.03125 for n = 6.
+MIN_WILCOXON_BLOCKS = 6
+
+_PAIR_COLUMNS = ["sampler_a", "sampler_b", "n_blocks"]
+_P_VALUE_COLUMNS = ["statistic", "p_value", "p_adjusted", "reject"]
+_EFFECT_COLUMNS = ["mean_difference", "ci_low", "ci_high", "cliffs_delta"]
+_T_TEST_COLUMNS = ["df", *_P_VALUE_COLUMNS, *_EFFECT_COLUMNS]
+_BAYES_COLUMNS = ["mean_difference", "scale", "df", "p_better", "p_equivalent"]
+_BAYES_COLUMNS += ["p_worse", "cliffs_delta"]
+# Columns of the comparisons tables of the two tests within one dataset.
+CORRECTED_T_COLUMNS = [*_PAIR_COLUMNS, *_T_TEST_COLUMNS, "note"]
+BAYESIAN_COLUMNS = [*_PAIR_COLUMNS, *_BAYES_COLUMNS, "note"]
+
+Row = dict[str, Any]
+Float64Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockMatrix:
+    """Scores of several samplers on shared blocks.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        One row per block and one column per sampler. NaN marks a missing
+        score. The index names (for example ``dataset``, or ``repeat`` and
+        ``fold``) become the block columns of the ``dropped`` tables.
+    greater_is_better : bool
+        Whether a higher score is better. Ranks, ``p_better`` and ``p_worse``
+        follow it. Differences and Cliff's delta are always sampler a minus
+        sampler b in metric units.
+    missing_reasons : pandas.DataFrame or None
+        Reason for each missing score, aligned with ``values``. A missing score
+        without a reason is reported as ``"score missing"``.
+    test_train_ratio : float or None
+        Ratio n_test / n_train of the resampling that produced the blocks.
+        Only the tests within one dataset use it.
+    """
+
+    values: pd.DataFrame
+    greater_is_better: bool = True
+    missing_reasons: pd.DataFrame | None = None
+    test_train_ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        columns = self.values.columns
+        if not self.values.index.is_unique:
+            repeated = sorted(
+                {str(b) for b in self.values.index[self.values.index.duplicated()]}
+            )
+            raise ValueError(
+                f"block labels must be unique, but these repeat: {repeated}"
+            )
+        if not columns.is_unique:
+            repeated = sorted({str(c) for c in columns[columns.duplicated()]})
+            raise ValueError(
+                f"sampler columns must be unique, but these repeat: {repeated}"
+            )
+        try:
+            numeric = self.values.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"scores must be numeric: {error}") from error
+        if np.isinf(numeric.to_numpy()).any():
+            raise ValueError("scores must be finite. Use NaN for a missing score.")
+        numeric.columns = [str(column) for column in columns]
+        object.__setattr__(self, "values", numeric)
+        if self.missing_reasons is not None:
+            reasons = self.missing_reasons.copy()
+            reasons.columns = [str(column) for column in reasons.columns]
+            object.__setattr__(self, "missing_reasons", reasons)
+        ratio = self.test_train_ratio
+        if ratio is not None and not (np.isfinite(ratio) and ratio > 0):
+            raise ValueError(f"test_train_ratio must be positive, got {ratio}.")
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """Sampler names in column order."""
+        return tuple(self.values.columns)
+
+    @property
+    def block_columns(self) -> list[str]:
+        """Names of the index levels, with ``block`` for an unnamed level."""
+        names = self.values.index.names
+        return [str(name) if name is not None else "block" for name in names]
+
+    def complete_blocks(
+        self, samplers: Sequence[str] | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Split the blocks by whether every one of ``samplers`` has a score.
+
+        Returns the complete rows restricted to ``samplers`` (all by default),
+        and a table of the other blocks with one ``reason`` per block.
+        """
+        subset = self.values[list(self.samplers if samplers is None else samplers)]
+        present = subset.notna().all(axis=1)
+        reasons = []
+        for label in subset.index[~present]:
+            row = subset.loc[label]
+            missing = row.index[row.isna()]
+            reasons.append(
+                "; ".join(f"{s}: {self._missing_reason(label, s)}" for s in missing)
+            )
+        dropped = subset.index[~present].to_frame(index=False)
+        dropped.columns = self.block_columns
+        dropped["reason"] = reasons
+        return subset[present], dropped
+
+    def ranks(self) -> pd.DataFrame:
+        """Rank the samplers within each complete block.
+
+        Rank 1 is the best score and tied samplers share the average rank.
+        """
+        complete, _ = self.complete_blocks()
+        return _rank_rows(complete, self.greater_is_better)
+
+    def _missing_reason(self, label: Any, sampler: str) -> str:
+        if self.missing_reasons is not None:
+            reason = self.missing_reasons.at[label, sampler]
+            if isinstance(reason, str) and reason:
+                return reason
+        return "score missing"
+
+
+@dataclass(frozen=True, eq=False)
+class FriedmanResult:
+    """Friedman test with the Iman–Davenport correction.
+
+    Attributes
+    ----------
+    applicable : bool
+        False when the test cannot run. ``reason`` then gives the cause, and the
+        statistics are None.
+    reason : str
+        Why the test is not applicable, or empty.
+    alpha : float
+        Significance level of :attr:`rejected`.
+    n_blocks, n_samplers : int
+        Number of complete blocks N and of samplers k.
+    average_ranks : pandas.Series
+        Average rank per sampler on the complete blocks, 1 = best, sorted.
+    dropped : pandas.DataFrame
+        Blocks left out because a sampler has no score there, with reasons.
+    statistic, df, p_value : float, int, float or None
+        Tie-corrected Friedman chi-square with k - 1 degrees of freedom.
+    iman_davenport_statistic, iman_davenport_df, iman_davenport_p_value
+        F statistic with (k - 1, (k - 1)(N - 1)) degrees of freedom.
+    note : str
+        Remark on a boundary case, such as an infinite F statistic.
+    """
+
+    applicable: bool
+    reason: str
+    alpha: float
+    n_blocks: int
+    n_samplers: int
+    average_ranks: pd.Series
+    dropped: pd.DataFrame
+    statistic: float | None = None
+    df: int | None = None
+    p_value: float | None = None
+    iman_davenport_statistic: float | None = None
+    iman_davenport_df: tuple[int, int] | None = None
+    iman_davenport_p_value: float | None = None
+    note: str = ""
+
+    @property
+    def rejected(self) -> bool | None:
+        """Whether the Iman–Davenport p-value is below alpha (None if not run)."""
+        if self.iman_davenport_p_value is None:
+            return None
+        return self.iman_davenport_p_value < self.alpha
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per test with statistic, df, p-value and decision."""
+        f_df = self.iman_davenport_df
+        frame = pd.DataFrame(
+            {
+                "test": ["Friedman", "Iman-Davenport"],
+                "n_blocks": self.n_blocks,
+                "n_samplers": self.n_samplers,
+                "statistic": [self.statistic, self.iman_davenport_statistic],
+                "df": [
+                    "" if self.df is None else str(self.df),
+                    "" if f_df is None else f"{f_df[0]}, {f_df[1]}",
+                ],
+                "p_value": [self.p_value, self.iman_davenport_p_value],
+            }
+        )
+        frame[["statistic", "p_value"]] = frame[["statistic", "p_value"]].astype(
+            np.float64
+        )
+        reject = [None if np.isnan(p) else p < self.alpha for p in frame["p_value"]]
+        frame["reject"] = pd.array(reject, dtype="boolean")
+        frame["note"] = self.note if self.applicable else self.reason
+        return frame
+
+
+@dataclass(frozen=True, eq=False)
+class ComparisonResult:
+    """Pairwise comparisons of samplers, with effect sizes.
+
+    Attributes
+    ----------
+    test : str
+        Name of the test, for example ``"Nemenyi"``.
+    applicable : bool
+        False when no comparison could be made. ``reason`` then gives the cause.
+    reason : str
+        Why the test is not applicable, or which comparisons were excluded.
+    alpha : float or None
+        Significance level of the ``reject`` column, None for the Bayesian test.
+    comparisons : pandas.DataFrame
+        One row per pair: ``sampler_a``, ``sampler_b``, ``n_blocks``,
+        ``statistic``, ``p_value``, ``p_adjusted``, ``reject``,
+        ``mean_difference`` (of a - b), ``ci_low``, ``ci_high``,
+        ``cliffs_delta`` and ``note``. The rank tests add ``rank_difference``
+        and the corrected t-test adds ``df``. The Bayesian test has
+        ``mean_difference``, ``scale``, ``df``, ``p_better``,
+        ``p_equivalent``, ``p_worse`` and ``cliffs_delta`` instead. A
+        comparison that could not be made has empty numbers and its reason in
+        ``note``.
+    dropped : pandas.DataFrame
+        Blocks left out, with the samplers compared and the reason.
+    control : str or None
+        Sampler that every other sampler is compared with, if any.
+    average_ranks : pandas.Series or None
+        Average ranks on the complete blocks, for the rank tests.
+    critical_difference, q_alpha : float or None
+        Nemenyi critical difference of average ranks and its q_alpha.
+    """
+
+    test: str
+    applicable: bool
+    reason: str
+    alpha: float | None
+    comparisons: pd.DataFrame
+    dropped: pd.DataFrame
+    control: str | None = None
+    average_ranks: pd.Series | None = None
+    critical_difference: float | None = None
+    q_alpha: float | None = None
+
+
+def holm_adjust(p_values: ArrayLike) -> Float64Array:
+    """Adjust p-values with Holm's step-down method.
+
+    NaN entries are left out of the family, so they do not count towards the
+    number of tests m, and they stay NaN in the output.
+
+    Parameters
+    ----------
+    p_values : array_like of float
+        Unadjusted p-values in [0, 1], or NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Adjusted p-values in input order. The i-th smallest of m p-values
+        becomes max over j <= i of min(1, (m - j + 1) p_(j)).
+
+    Raises
+    ------
+    ValueError
+        If a p-value is outside [0, 1].
+
+    References
+    ----------
+    .. [1] S. Holm (1979), A simple sequentially rejective multiple test
+       procedure, Scandinavian Journal of Statistics, 6(2), 65-70.
+    """
+    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
+    defined = ~np.isnan(p)
+    family = p[defined]
+    if ((family < 0) | (family > 1)).any():
+        raise ValueError(f"p-values must lie in [0, 1], got {family.tolist()}.")
+    m = family.size
+    order = np.argsort(family, kind="stable")
+    scaled = (m - np.arange(m)) * family[order]
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    result = np.full(p.shape, np.nan)
+    result[defined] = adjusted
+    return result
+
+
+def cliffs_delta(x: ArrayLike, y: ArrayLike) -> float:
+    """Compute Cliff's delta of sample ``x`` against sample ``y``.
+
+    Parameters
+    ----------
+    x, y : array_like of float
+        Two non-empty samples without NaN. Pairing is ignored.
+
+    Returns
+    -------
+    float
+        P(X > Y) - P(X < Y) over all pairs, in [-1, 1]. Positive values mean
+        that ``x`` tends to be larger.
+
+    References
+    ----------
+    .. [1] N. Cliff (1993), Dominance statistics: ordinal analyses to answer
+       ordinal questions, Psychological Bulletin, 114(3), 494-509.
+    """
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    b = np.asarray(y, dtype=np.float64).reshape(-1)
+    if a.size == 0 or b.size == 0:
+        raise ValueError("Cliff's delta needs two non-empty samples.")
+    if np.isnan(a).any() or np.isnan(b).any():
+        raise ValueError("Cliff's delta is undefined for samples with NaN.")
+    return float(np.sign(a[:, None] - b[None, :]).mean())
+
+
+def _rank_rows(values: pd.DataFrame, greater_is_better: bool) -> pd.DataFrame:
+    """Rank the samplers within each row: 1 = best, ties get the average rank."""
+    scores = values.to_numpy(dtype=np.float64)
+    ranks = stats.rankdata(-scores if greater_is_better else scores, axis=1)
+    return pd.DataFrame(ranks, index=values.index, columns=values.columns)
+
+
+def _average_ranks(values: pd.DataFrame, greater_is_better: bool) -> pd.Series:
+    if values.empty:
+        return pd.Series(dtype=np.float64, name="average_rank")
+    ranks = _rank_rows(values, greater_is_better).mean(axis=0)
+    return ranks.sort_values(kind="stable").rename("average_rank")
+
+
+def _count_blocks(n: int) -> str:
+    return f"{n} complete block" if n == 1 else f"{n} complete blocks"
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, got {alpha}.")
+
+
+def _check_control(matrix: BlockMatrix, control: str) -> None:
+    if control not in matrix.samplers:
+        raise ValueError(
+            f"control sampler {control!r} is not among the samplers "
+            f"{list(matrix.samplers)}."
+        )
+
+
+def _rank_test_reason(n_blocks: int, n_samplers: int, test: str) -> str:
+    """Return why a mean-rank test cannot run, or an empty string."""
+    if n_samplers < MIN_FRIEDMAN_SAMPLERS:
+        return (
+            f"not applicable: the {test} test needs at least "
+            f"{MIN_FRIEDMAN_SAMPLERS} samplers, got {n_samplers}"
+        )
+    if n_blocks < MIN_FRIEDMAN_BLOCKS:
+        return (
+            f"not applicable: the {test} test needs at least "
+            f"{MIN_FRIEDMAN_BLOCKS} complete blocks, got {n_blocks}"
+        )
+    return ""
+
+
+def friedman_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> FriedmanResult:
+    """Run the Friedman test and its Iman–Davenport F correction.
+
+    The test ranks the samplers within each complete block and checks whether
+    all samplers have the same expected rank. The chi-square statistic has the
+    usual tie correction, so it equals ``scipy.stats.friedmanchisquare``. The
+    Iman–Davenport statistic is F = (N - 1) chi2 / (N (k - 1) - chi2).
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores with one block per dataset.
+    alpha : float, default 0.05
+        Significance level of :attr:`FriedmanResult.rejected`.
+
+    Returns
+    -------
+    FriedmanResult
+        Not applicable with fewer than 3 samplers or 2 complete blocks, or
+        when every block ties all samplers. F is infinite (p = 0) when every
+        block ranks the samplers identically.
+
+    References
+    ----------
+    .. [1] J. Demšar (2006), Statistical comparisons of classifiers over
+       multiple data sets, Journal of Machine Learning Research, 7, 1-30.
+    """
+    _check_alpha(alpha)
+    values, dropped = matrix.complete_blocks()
+    n, k = values.shape
+    common: Row = {
+        "alpha": alpha,
+        "n_blocks": n,
+        "n_samplers": k,
+        "average_ranks": _average_ranks(values, matrix.greater_is_better),
+        "dropped": dropped,
+    }
+    reason = _rank_test_reason(n, k, "Friedman")
+    if reason:
+        return FriedmanResult(applicable=False, reason=reason, **common)
+
+    tie_sum = 0.0
+    for row in values.to_numpy():
+        _, counts = np.unique(row, return_counts=True)
+        tie_sum += float((counts * (counts**2 - 1)).sum())
+    tie_factor = 1.0 - tie_sum / (n * k * (k**2 - 1))
+    if tie_factor <= 0:
+        reason = "not applicable: all samplers tied in every block"
+        return FriedmanResult(applicable=False, reason=reason, **common)
+
+    rank_sums = _rank_rows(values, matrix.greater_is_better).to_numpy().sum(axis=0)
+    chi2 = 12.0 / (n * k * (k + 1)) * float((rank_sums**2).sum()) - 3.0 * n * (k + 1)
+    chi2 = max(chi2 / tie_factor, 0.0)
+
+    # chi2 <= N (k - 1), with equality when every block ranks the samplers in
+    # the same order. The F denominator is then zero and F is infinite.
+    df1, df2 = k - 1, (k - 1) * (n - 1)
+    denominator = n * (k - 1) - chi2
+    note = ""
+    if denominator <= 1e-12 * n * (k - 1):
+        f_statistic, f_p_value = float("inf"), 0.0
+        note = "every block ranks the samplers identically, so F is infinite"
+    else:
+        f_statistic = (n - 1) * chi2 / denominator
+        f_p_value = float(stats.f.sf(f_statistic, df1, df2))
+    return FriedmanResult(
+        applicable=True,
+        reason="",
+        statistic=chi2,
+        df=k - 1,
+        p_value=float(stats.chi2.sf(chi2, k - 1)),
+        iman_davenport_statistic=float(f_statistic),
+        iman_davenport_df=(df1, df2),
+        iman_davenport_p_value=f_p_value,
+        note=note,
+        **common,
+    )
+
+
+def _difference_summary(
+    a: Float64Array, b: Float64Array, alpha: float, extra_variance: float = 0.0
+) -> Row:
+    """Return mean(a - b), its 1 - alpha interval and Cliff's delta of a vs b.
+
+    The standard error is sqrt((1/n + extra_variance) var(a - b)), so
+    ``extra_variance = n_test / n_train`` gives the corrected interval of
+    Nadeau and Bengio, and 0 gives the ordinary t interval.
+    """
+    difference = a - b
+    n = difference.size
+    mean = float(difference.mean())
+    summary: Row = {"mean_difference": mean, "cliffs_delta": cliffs_delta(a, b)}
+    if n >= 2:
+        scale = np.sqrt((1.0 / n + extra_variance) * difference.var(ddof=1))
+        half_width = float(stats.t.ppf(1 - alpha / 2, n - 1) * scale)
+        summary.update(ci_low=mean - half_width, ci_high=mean + half_width)
+    return summary
+
+
+def _comparison_frame(
+    rows: list[Row], columns: list[str], alpha: float | None, adjust: bool
+) -> pd.DataFrame:
+    """Build a comparisons table and Holm-adjust its defined p-values."""
+    frame = pd.DataFrame(rows, columns=[*_PAIR_COLUMNS, *columns, "note"])
+    for column in columns:
+        if column == "df":
+            frame[column] = frame[column].astype("Int64")
+        elif column != "reject":
+            frame[column] = frame[column].astype(np.float64)
+    frame["n_blocks"] = frame["n_blocks"].astype(np.int64)
+    notes = frame["note"].astype(object)
+    frame["note"] = notes.where(notes.notna(), "").astype(str)
+    if "p_value" in columns:
+        if adjust:
+            frame["p_adjusted"] = holm_adjust(frame["p_value"].to_numpy())
+        reject = [None if np.isnan(p) else p < alpha for p in frame["p_adjusted"]]
+        frame["reject"] = pd.array(reject, dtype="boolean")
+    return frame
+
+
+def _pairs(matrix: BlockMatrix, control: str | None) -> list[tuple[str, str]]:
+    if control is None:
+        return list(itertools.combinations(matrix.samplers, 2))
+    return [(sampler, control) for sampler in matrix.samplers if sampler != control]
+
+
+def _compare_pairs(
+    matrix: BlockMatrix,
+    pairs: list[tuple[str, str]],
+    compare: Callable[[Float64Array, Float64Array], Row],
+) -> tuple[list[Row], pd.DataFrame]:
+    """Apply ``compare`` to the complete blocks of each pair.
+
+    Returns one row per pair and the blocks dropped for each pair.
+    """
+    rows = []
+    dropped_frames = []
+    for first, second in pairs:
+        values, dropped = matrix.complete_blocks([first, second])
+        dropped.insert(0, "sampler_b", second)
+        dropped.insert(0, "sampler_a", first)
+        if not dropped.empty:
+            dropped_frames.append(dropped)
+        a = values[first].to_numpy()
+        b = values[second].to_numpy()
+        row: Row = {"sampler_a": first, "sampler_b": second, "n_blocks": a.size}
+        row.update(compare(a, b))
+        rows.append(row)
+    columns = ["sampler_a", "sampler_b", *matrix.block_columns, "reason"]
+    if not dropped_frames:
+        return rows, pd.DataFrame(columns=columns)
+    return rows, pd.concat(dropped_frames, ignore_index=True)[columns]
+
+
+def _pairwise_result(
+    test: str,
+    comparisons: pd.DataFrame,
+    dropped: pd.DataFrame,
+    alpha: float | None,
+    control: str | None,
+    key: str = "p_value",
+) -> ComparisonResult:
+    """Wrap a comparisons table, stating which comparisons could not be made."""
+    undefined = comparisons[comparisons[key].isna()]
+    listed = ", ".join(
+        f"{a} vs {b}"
+        for a, b in undefined[["sampler_a", "sampler_b"]].itertuples(index=False)
+    )
+    applicable = len(undefined) < len(comparisons)
+    if comparisons.empty:
+        reason = "not applicable: fewer than 2 samplers"
+    elif not applicable:
+        reason = f"not applicable: no comparison could be made ({listed})"
+    elif listed and key == "p_value":
+        reason = f"excluded from the Holm family: {listed}"
+    else:
+        reason = f"not compared: {listed}" if listed else ""
+    return ComparisonResult(
+        test=test,
+        applicable=applicable,
+        reason=reason,
+        alpha=alpha,
+        comparisons=comparisons,
+        dropped=dropped,
+        control=control,
+    )
+
+
+def _rank_posthoc(
+    matrix: BlockMatrix, alpha: float, control: str | None
+) -> ComparisonResult:
+    """Compare average ranks, of all pairs (Nemenyi) or against ``control``."""
+    test = "Nemenyi" if control is None else "Holm (mean ranks vs control)"
+    values, dropped = matrix.complete_blocks()
+    n, k = values.shape
+    average_ranks = _average_ranks(values, matrix.greater_is_better)
+    columns = ["rank_difference", *_P_VALUE_COLUMNS, *_EFFECT_COLUMNS]
+    reason = _rank_test_reason(n, k, test)
+    if reason:
+        return ComparisonResult(
+            test=test,
+            applicable=False,
+            reason=reason,
+            alpha=alpha,
+            comparisons=_comparison_frame([], columns, alpha, adjust=False),
+            dropped=dropped,
+            control=control,
+            average_ranks=average_ranks,
+        )
+
+    standard_error = np.sqrt(k * (k + 1) / (6.0 * n))
+    rows = []
+    for first, second in _pairs(matrix, control):
+        rank_difference = float(average_ranks[first] - average_ranks[second])
+        z = rank_difference / standard_error
+        if control is None:
+            statistic = abs(z) * np.sqrt(2.0)
+            p_value = float(stats.studentized_range.sf(statistic, k, np.inf))
+        else:
+            statistic = z
+            p_value = float(2.0 * stats.norm.sf(abs(z)))
+        row: Row = {
+            "sampler_a": first,
+            "sampler_b": second,
+            "n_blocks": n,
+            "rank_difference": rank_difference,
+            "statistic": float(statistic),
+            "p_value": p_value,
+            "p_adjusted": p_value,
+        }
+        row.update(
+            _difference_summary(
+                values[first].to_numpy(), values[second].to_numpy(), alpha
+            )
+        )
+        rows.append(row)
+
+    # The Nemenyi p-values come from the studentized range of all k average
+    # ranks, so they already control the family-wise error rate.
+    nemenyi = control is None
+    comparisons = _comparison_frame(rows, columns, alpha, adjust=not nemenyi)
+    q_alpha = critical_difference = None
+    if nemenyi:
+        q_alpha = float(stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2))
+        critical_difference = float(q_alpha * standard_error)
+    return ComparisonResult(
+        test=test,
+        applicable=True,
+        reason="",
+        alpha=alpha,
+        comparisons=comparisons,
+        dropped=dropped,
+        control=control,
+        average_ranks=average_ranks,
+        critical_difference=critical_difference,
+        q_alpha=q_alpha,
+    )
+
+
+def nemenyi_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> ComparisonResult:
+    """Compare the average ranks of all pairs of samplers by the Nemenyi test.
+
+    Two samplers differ when their average ranks differ by more than the
+    critical difference CD = q_alpha sqrt(k (k + 1) / (6 N)). Here q_alpha is
+    the 1 - alpha quantile of the studentized range for k means and infinite
+    degrees of freedom, divided by sqrt(2). The p-value of a pair is the
+    survival function of that distribution at sqrt(2) |R_a - R_b| / SE, as in
+    ``scikit_posthocs.posthoc_nemenyi_friedman``. These p-values already
+    control the family-wise error rate, so ``p_adjusted`` equals ``p_value``.
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores with one block per dataset.
+    alpha : float, default 0.05
+        Family-wise significance level.
+
+    Returns
+    -------
+    ComparisonResult
+        With ``critical_difference``, ``q_alpha`` and ``average_ranks`` set.
+        Not applicable with fewer than 3 samplers or 2 complete blocks.
+
+    References
+    ----------
+    .. [1] P. Nemenyi (1963), Distribution-free multiple comparisons, PhD
+       thesis, Princeton University.
+    .. [2] J. Demšar (2006), Statistical comparisons of classifiers over
+       multiple data sets, Journal of Machine Learning Research, 7, 1-30.
+    """
+    _check_alpha(alpha)
+    return _rank_posthoc(matrix, alpha, None)
+
+
+def holm_control_test(
+    matrix: BlockMatrix, control: str, *, alpha: float = 0.05
+) -> ComparisonResult:
+    """Compare each sampler's average rank with a control's, Holm-corrected.
+
+    For each sampler, z = (R_i - R_control) / sqrt(k (k + 1) / (6 N)). The
+    two-sided normal p-values are adjusted by Holm's method over the k - 1
+    comparisons.
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores with one block per dataset.
+    control : str
+        Sampler compared with every other sampler.
+    alpha : float, default 0.05
+        Family-wise significance level.
+
+    Returns
+    -------
+    ComparisonResult
+        With ``statistic`` = z. Not applicable with fewer than 3 samplers or 2
+        complete blocks.
+
+    References
+    ----------
+    .. [1] J. Demšar (2006), Statistical comparisons of classifiers over
+       multiple data sets, Journal of Machine Learning Research, 7, 1-30.
+    .. [2] S. Holm (1979), A simple sequentially rejective multiple test
+       procedure, Scandinavian Journal of Statistics, 6(2), 65-70.
+    """
+    _check_alpha(alpha)
+    _check_control(matrix, control)
+    return _rank_posthoc(matrix, alpha, control)
+
+
+def wilcoxon_test(
+    matrix: BlockMatrix, *, control: str | None = None, alpha: float = 0.05
+) -> ComparisonResult:
+    """Run Wilcoxon signed-rank tests on pairs of samplers, Holm-corrected.
+
+    Each pair uses the blocks where both samplers have a score. Zero
+    differences keep their ranks, split evenly between the two signs
+    (``zero_method="zsplit"``). ``scipy.stats.wilcoxon`` then picks the exact
+    null distribution, an exhaustive permutation test or the normal
+    approximation, depending on the sample size, ties and zeros.
+
+    A pair with fewer than 6 blocks is not tested, because with 5 pairs the
+    exact two-sided p-value cannot fall below 0.0625. A pair whose
+    differences are all zero gets statistic n (n + 1) / 4 and p = 1. Pairs
+    without a p-value are left out of the Holm family.
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores with one block per dataset.
+    control : str or None, default None
+        When given, each sampler is compared with ``control`` only. Otherwise
+        all pairs are compared.
+    alpha : float, default 0.05
+        Family-wise significance level.
+
+    Returns
+    -------
+    ComparisonResult
+        With ``statistic`` the smaller of the two signed-rank sums.
+
+    References
+    ----------
+    .. [1] J. Demšar (2006), Statistical comparisons of classifiers over
+       multiple data sets, Journal of Machine Learning Research, 7, 1-30.
+    .. [2] A. Benavoli, G. Corani and F. Mangili (2016), Should we really use
+       post-hoc tests based on mean-ranks?, Journal of Machine Learning
+       Research, 17(5), 1-10.
+    """
+    _check_alpha(alpha)
+    if control is not None:
+        _check_control(matrix, control)
+
+    def compare(a: Float64Array, b: Float64Array) -> Row:
+        n = a.size
+        if n < MIN_WILCOXON_BLOCKS:
+            note = (
+                f"not applicable: {_count_blocks(n)}, but the Wilcoxon signed-rank "
+                f"test needs at least {MIN_WILCOXON_BLOCKS} to reach p < 0.05"
+            )
+            return {"note": note, **(_difference_summary(a, b, alpha) if n else {})}
+        row = _difference_summary(a, b, alpha)
+        if np.all(a == b):
+            note = "all differences are zero, so p = 1"
+            return {**row, "statistic": n * (n + 1) / 4, "p_value": 1.0, "note": note}
+        result = stats.wilcoxon(a, b, zero_method="zsplit", alternative="two-sided")
+        return {**row, "statistic": result.statistic, "p_value": result.pvalue}
+
+    rows, dropped = _compare_pairs(matrix, _pairs(matrix, control), compare)
+    columns = [*_P_VALUE_COLUMNS, *_EFFECT_COLUMNS]
+    comparisons = _comparison_frame(rows, columns, alpha, adjust=True)
+    test = "Wilcoxon signed-rank (Holm)"
+    return _pairwise_result(test, comparisons, dropped, alpha, control)
+
+
+def _resolve_ratio(matrix: BlockMatrix, test_train_ratio: float | None) -> float:
+    ratio = matrix.test_train_ratio if test_train_ratio is None else test_train_ratio
+    if ratio is None:
+        raise ValueError(
+            "test_train_ratio is unknown. Pass n_test / n_train, for example "
+            "1 / (k - 1) for k-fold cross-validation."
+        )
+    if not (np.isfinite(ratio) and ratio > 0):
+        raise ValueError(f"test_train_ratio must be positive, got {ratio}.")
+    return float(ratio)
+
+
+def corrected_t_test(
+    matrix: BlockMatrix,
+    control: str,
+    *,
+    alpha: float = 0.05,
+    test_train_ratio: float | None = None,
+) -> ComparisonResult:
+    """Compare each sampler with a control by the corrected repeated CV t-test.
+
+    For the n = k r paired differences d from r repeats of k-fold
+    cross-validation, t = mean(d) / sqrt((1 / n + n_test / n_train) var(d))
+    with n - 1 degrees of freedom and var computed with ddof = 1. The
+    n_test / n_train term widens the variance because the training sets
+    overlap. The two-sided p-values are adjusted by Holm's method over the
+    samplers, and the interval of ``mean_difference`` uses the same standard
+    error.
+
+    A comparison with fewer than 2 complete blocks is not tested. When var(d)
+    is 0, p = 1 if every difference is zero. Otherwise t is infinite and p = 0.
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores of one dataset, with one block per (repeat, fold).
+    control : str
+        Sampler compared with every other sampler.
+    alpha : float, default 0.05
+        Family-wise significance level.
+    test_train_ratio : float or None
+        n_test / n_train. Defaults to ``matrix.test_train_ratio``.
+
+    Returns
+    -------
+    ComparisonResult
+        With a ``df`` column.
+
+    References
+    ----------
+    .. [1] C. Nadeau and Y. Bengio (2003), Inference for the generalization
+       error, Machine Learning, 52(3), 239-281.
+    .. [2] R. R. Bouckaert and E. Frank (2004), Evaluating the replicability
+       of significance tests for comparing learning algorithms, Advances in
+       Knowledge Discovery and Data Mining (PAKDD 2004), LNCS 3056, 3-12.
+    """
+    _check_alpha(alpha)
+    _check_control(matrix, control)
+    ratio = _resolve_ratio(matrix, test_train_ratio)
+
+    def compare(a: Float64Array, b: Float64Array) -> Row:
+        n = a.size
+        if n < 2:
+            note = f"not applicable: {_count_blocks(n)}, but the t-test needs 2"
+            return {"note": note, **(_difference_summary(a, b, alpha) if n else {})}
+        row = _difference_summary(a, b, alpha, extra_variance=ratio)
+        difference = a - b
+        mean = float(difference.mean())
+        scale = float(np.sqrt((1.0 / n + ratio) * difference.var(ddof=1)))
+        row["df"] = n - 1
+        if scale > 0:
+            t = mean / scale
+            row.update(statistic=t, p_value=2 * stats.t.sf(abs(t), n - 1))
+        elif mean == 0:
+            row.update(statistic=0.0, p_value=1.0, note="identical scores, so p = 1")
+        else:
+            note = "constant nonzero difference, so t is infinite and p = 0"
+            row.update(statistic=np.sign(mean) * np.inf, p_value=0.0, note=note)
+        return row
+
+    rows, dropped = _compare_pairs(matrix, _pairs(matrix, control), compare)
+    comparisons = _comparison_frame(rows, _T_TEST_COLUMNS, alpha, adjust=True)
+    test = "corrected repeated CV t-test (Holm)"
+    return _pairwise_result(test, comparisons, dropped, alpha, control)
+
+
+def bayesian_correlated_t_test(
+    matrix: BlockMatrix,
+    control: str,
+    *,
+    rope: float = 0.01,
+    test_train_ratio: float | None = None,
+) -> ComparisonResult:
+    """Compare each sampler with a control by the Bayesian correlated t-test.
+
+    The posterior of the mean difference mu of sampler minus control is a
+    Student t with n - 1 degrees of freedom, location mean(d) and scale
+    sqrt((1 / n + rho / (1 - rho)) var(d)). The correlation is
+    rho = n_test / (n_test + n_train), so rho / (1 - rho) = n_test / n_train.
+    ``p_better`` is the posterior probability that the sampler beats the
+    control by more than ``rope`` in the direction of
+    ``matrix.greater_is_better``, ``p_worse`` the probability of the opposite
+    and ``p_equivalent`` the probability that mu lies in [-rope, rope]. When
+    var(d) is 0 the posterior is a point mass at mean(d).
+
+    Parameters
+    ----------
+    matrix : BlockMatrix
+        Scores of one dataset, with one block per (repeat, fold).
+    control : str
+        Sampler compared with every other sampler.
+    rope : float, default 0.01
+        Half-width of the region of practical equivalence, in metric units.
+    test_train_ratio : float or None
+        n_test / n_train. Defaults to ``matrix.test_train_ratio``.
+
+    Returns
+    -------
+    ComparisonResult
+        With ``alpha`` None and no p-value columns.
+
+    References
+    ----------
+    .. [1] G. Corani and A. Benavoli (2015), A Bayesian approach for comparing
+       cross-validated algorithms on multiple data sets, Machine Learning,
+       100(2), 285-304.
+    .. [2] A. Benavoli, G. Corani, J. Demšar and M. Zaffalon (2017), Time for a
+       change: a tutorial for comparing multiple classifiers through Bayesian
+       analysis, Journal of Machine Learning Research, 18(77), 1-36.
+    """
+    if not (np.isfinite(rope) and rope >= 0):
+        raise ValueError(f"rope must be a non-negative number, got {rope}.")
+    _check_control(matrix, control)
+    ratio = _resolve_ratio(matrix, test_train_ratio)
+
+    def compare(a: Float64Array, b: Float64Array) -> Row:
+        n = a.size
+        if n < 2:
+            note = f"not applicable: {_count_blocks(n)}, but the test needs 2"
+            return {"note": note}
+        difference = a - b
+        mean = float(difference.mean())
+        scale = float(np.sqrt((1.0 / n + ratio) * difference.var(ddof=1)))
+        note = ""
+        if scale > 0:
+            p_below = float(stats.t.cdf(-rope, n - 1, loc=mean, scale=scale))
+            p_above = float(stats.t.sf(rope, n - 1, loc=mean, scale=scale))
+        else:
+            p_below, p_above = float(mean < -rope), float(mean > rope)
+            note = "constant differences, so the posterior is a point mass"
+        if not matrix.greater_is_better:
+            p_below, p_above = p_above, p_below
+        return {
+            "mean_difference": mean,
+            "scale": scale,
+            "df": n - 1,
+            "p_better": p_above,
+            "p_equivalent": max(0.0, 1.0 - p_above - p_below),
+            "p_worse": p_below,
+            "cliffs_delta": cliffs_delta(a, b),
+            "note": note,
+        }
+
+    rows, dropped = _compare_pairs(matrix, _pairs(matrix, control), compare)
+    comparisons = _comparison_frame(rows, _BAYES_COLUMNS, None, adjust=False)
+    test = "Bayesian correlated t-test"
+    return _pairwise_result(test, comparisons, dropped, None, control, key="p_better")
