@@ -115,39 +115,43 @@ def _kth_neighbour_distance(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def _count_within(X: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Count, per row and column, the rows within ``radius`` (itself included).
+    """Count, per row and column, the rows within ``radius`` (itself included)."""
+    counts = np.empty(X.shape, dtype=np.int64)
+    for j in range(X.shape[1]):
+        counts[:, j] = _count_column(X[:, j], radius[:, j])
+    return counts
 
-    A row j is within radius r of row i when ``(x_j - x_i) ** 2 <= r ** 2``,
+
+def _count_column(column: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Count the values of ``column`` within ``radius`` of each value.
+
+    A value v is within radius r of value u when ``(v - u) ** 2 <= r ** 2``,
     the comparison scikit-learn's KD-tree makes. A binary search on the sorted
     column finds the boundaries up to rounding, and a short scan moves each
     boundary until that exact comparison holds.
     """
-    counts = np.empty(X.shape, dtype=np.int64)
-    n = X.shape[0]
-    for j in range(X.shape[1]):
-        column = X[:, j]
-        limit = radius[:, j] ** 2
-        ordered = np.sort(column)
+    n = len(column)
+    ordered = np.sort(column)
+    limit = radius**2
 
-        def inside(index: np.ndarray) -> np.ndarray:
-            return (ordered[index] - column) ** 2 <= limit
+    def inside(index: np.ndarray) -> np.ndarray:
+        return (ordered[index] - column) ** 2 <= limit
 
-        low = np.searchsorted(ordered, column - radius[:, j], side="left")
-        high = np.searchsorted(ordered, column + radius[:, j], side="right")
-        while True:
-            grow = (low > 0) & inside(np.maximum(low - 1, 0))
-            shrink = ~grow & (low < n) & ~inside(np.minimum(low, n - 1))
-            if not (grow.any() or shrink.any()):
-                break
-            low = low - grow + shrink
-        while True:
-            grow = (high < n) & inside(np.minimum(high, n - 1))
-            shrink = ~grow & (high > 0) & ~inside(np.maximum(high - 1, 0))
-            if not (grow.any() or shrink.any()):
-                break
-            high = high + grow - shrink
-        counts[:, j] = high - low
-    return counts
+    low = np.searchsorted(ordered, column - radius, side="left")
+    high = np.searchsorted(ordered, column + radius, side="right")
+    while True:
+        grow = (low > 0) & inside(np.maximum(low - 1, 0))
+        shrink = ~grow & (low < n) & ~inside(np.minimum(low, n - 1))
+        if not (grow.any() or shrink.any()):
+            break
+        low = low - grow + shrink
+    while True:
+        grow = (high < n) & inside(np.minimum(high, n - 1))
+        shrink = ~grow & (high > 0) & ~inside(np.maximum(high - 1, 0))
+        if not (grow.any() or shrink.any()):
+            break
+        high = high + grow - shrink
+    return high - low
 
 
 def select_features(
