@@ -13,6 +13,12 @@ from pathlib import Path
 
 from benchmark.errors import BenchError, BenchWarning, ConfigurationError
 from benchmark.plugins import Registry, load_registry
+from benchmark.scheduling import (
+    BACKENDS,
+    ExecutionOptions,
+    parse_device_option,
+    usable_cpu_count,
+)
 from benchmark.tasks import PROTOCOLS, ComponentChoice, RunConfig, parse_choice
 
 logger = logging.getLogger("benchmark")
@@ -44,6 +50,22 @@ def _positive_int(text: str) -> int:
             f"expected a number of at least 1, got {value}"
         )
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _jobs(text: str) -> int | str:
+    if text == "auto":
+        return text
+    return _positive_int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +119,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--protocol", choices=PROTOCOLS, default="default")
     run.add_argument(
-        "--n-jobs", type=int, default=1, help="parallel worker processes (default: 1)"
+        "--n-jobs",
+        type=_jobs,
+        default=1,
+        metavar="N",
+        help="worker processes for CPU tasks, or 'auto' for one per usable CPU "
+        f"divided by --threads-per-task ({usable_cpu_count()} usable here; "
+        "default: 1)",
+    )
+    run.add_argument(
+        "--threads-per-task",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="BLAS and torch threads per task (default: 1, which keeps scores "
+        "bit-identical for every --n-jobs)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="record a task that runs longer as failed and go on (default: none)",
+    )
+    run.add_argument(
+        "--devices",
+        nargs="+",
+        default=None,
+        metavar="DEVICE",
+        help="GPUs for tasks that can use one, such as '0,1' or 'cuda:0', or 'cpu' "
+        "for none (default: CUDA_VISIBLE_DEVICES, else every GPU torch finds)",
+    )
+    run.add_argument(
+        "--gpu-jobs-per-device",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="tasks running at once on each GPU (default: 1)",
+    )
+    run.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="where tasks run: 'local' worker processes, 'inline' in this process "
+        "for debugging, or a 'dask' cluster (default: local)",
+    )
+    run.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="dask scheduler address such as tcp://10.0.0.5:8786, with --backend "
+        "dask (default: start a local cluster of --n-jobs workers)",
     )
     run.add_argument(
         "--output",
@@ -124,13 +196,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
-    report = commands.add_parser("report", help="print the leaderboard of a run")
-    report.add_argument("source", type=Path, help="run directory or tidy scores CSV")
-    report.add_argument("--metric", default="auc")
+    report = commands.add_parser(
+        "report",
+        help="print leaderboards with significance tests",
+        description="Print one leaderboard per classifier (mean ± std and rank of "
+        "each sampler on each dataset, average rank) with the Friedman test, its "
+        "post-hoc tests and Wilcoxon signed-rank tests across datasets and, with "
+        "--control, the corrected and Bayesian t-tests within each dataset.",
+    )
+    report.add_argument(
+        "source",
+        type=Path,
+        help="run directory, or a CSV file with the columns dataset, sampler, "
+        "classifier, repeat, fold, metric, value and an optional note",
+    )
+    report.add_argument(
+        "--metric", default="auc", help="metric to compare (default: auc)"
+    )
     report.add_argument(
         "--format",
         default="terminal",
         choices=["terminal", "markdown", "latex", "html", "csv"],
+        help="output format; latex needs the booktabs package (default: terminal)",
+    )
+    report.add_argument(
+        "--control",
+        metavar="SAMPLER",
+        default=None,
+        help="baseline sampler: marks cells that differ from it significantly and "
+        "runs the tests within each dataset against it (default: none)",
+    )
+    report.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="family-wise significance level of the tests (default: 0.05)",
+    )
+    report.add_argument(
+        "--rope",
+        type=float,
+        default=0.01,
+        help="half-width of the region of practical equivalence of the Bayesian "
+        "t-test, in metric units (default: 0.01)",
+    )
+    report.add_argument(
+        "--lower-is-better",
+        action="store_true",
+        help="rank lower scores first; by default the metric plugin's direction, "
+        "or higher is better for a metric no plugin defines",
+    )
+    report.add_argument(
+        "--cd-diagram",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="also draw the critical-difference diagram of the Nemenyi test; "
+        "the suffix .png, .svg or .pdf chooses the format (needs matplotlib)",
     )
     return parser
 
@@ -234,11 +355,38 @@ def _print_plugins(registry: Registry) -> None:
         print(f"FAILED {failure.name}: {failure.reason}")
 
 
+def _execution_options(args: argparse.Namespace) -> ExecutionOptions:
+    """Resolve the run options that decide where tasks execute."""
+    usable = usable_cpu_count()
+    n_jobs = args.n_jobs
+    if n_jobs == "auto":
+        n_jobs = max(1, usable // args.threads_per_task)
+    if args.backend != "dask" and n_jobs * args.threads_per_task > usable:
+        logger.warning(
+            "--n-jobs %d x --threads-per-task %d asks for more CPUs than the %d this "
+            "process may use; tasks will compete for them. Use --n-jobs %d or fewer.",
+            n_jobs,
+            args.threads_per_task,
+            usable,
+            max(1, usable // args.threads_per_task),
+        )
+    return ExecutionOptions(
+        n_jobs=n_jobs,
+        threads_per_task=args.threads_per_task,
+        backend=args.backend,
+        devices=None if args.devices is None else parse_device_option(args.devices),
+        gpu_jobs_per_device=args.gpu_jobs_per_device,
+        timeout=args.timeout,
+        scheduler=args.scheduler,
+    )
+
+
 def _run(args: argparse.Namespace, registry: Registry) -> int:
     from benchmark.report import leaderboard, load_scores, render_leaderboards
     from benchmark.runner import run_benchmark
 
     config = make_config(args, registry)
+    execution = _execution_options(args)
     run_dir = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     print(
         f"run directory: {run_dir}\n"
@@ -253,7 +401,7 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
         config,
         registry,
         run_dir,
-        n_jobs=args.n_jobs,
+        execution=execution,
         retry_failed=args.retry_failed,
         show_progress=not args.no_progress,
     )
@@ -274,9 +422,14 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
 
 
 def _print_summary(summary) -> None:
+    retried = (
+        f" ({summary.retried} run again after their worker died)"
+        if summary.retried
+        else ""
+    )
     print(
-        f"\n{summary.finished} task(s) run, {summary.skipped} skipped as already done, "
-        f"{len(summary.failed)} failed, in {summary.seconds:.0f} s. "
+        f"\n{summary.finished} task(s) run{retried}, {summary.skipped} skipped as "
+        f"already done, {len(summary.failed)} failed, in {summary.seconds:.0f} s. "
         f"Results: {summary.run_dir}",
     )
     if summary.failed:
@@ -300,26 +453,32 @@ def _print_summary(summary) -> None:
 
 
 def _report(args: argparse.Namespace, registry: Registry) -> int:
-    from benchmark.report import leaderboard, load_scores, render_leaderboards
+    from benchmark.report import (
+        build_leaderboards,
+        read_failures,
+        read_scores,
+        render_report,
+        write_cd_diagram,
+    )
 
-    scores = load_scores(args.source)
+    scores = read_scores(args.source)
     spec = registry.metrics.get(args.metric)
     greater = spec.greater_is_better if spec is not None else True
-    tables = leaderboard(scores, args.metric, greater)
-    formats = {
-        "terminal": "simple",
-        "markdown": "github",
-        "latex": "latex_booktabs",
-        "html": "html",
-    }
-    if args.format == "csv":
-        for classifier, table in tables.items():
-            table.insert(0, "classifier", classifier)
-        import pandas as pd
-
-        print(pd.concat(tables.values()).to_csv(), end="")
-        return 0
-    print(render_leaderboards(tables, args.metric, formats[args.format]))
+    boards = build_leaderboards(
+        scores,
+        args.metric,
+        greater_is_better=greater and not args.lower_is_better,
+        control=args.control,
+        alpha=args.alpha,
+        rope=args.rope,
+        failures=read_failures(args.source),
+    )
+    # The diagram comes first, so that a diagram that cannot be drawn fails the
+    # command before anything is printed.
+    if args.cd_diagram is not None:
+        path = write_cd_diagram(boards, args.cd_diagram)
+        print(f"critical-difference diagram written to {path}", file=sys.stderr)
+    print(render_report(boards, args.format, source=args.source), end="")
     return 0
 
 

@@ -15,11 +15,17 @@ steps depends on the protocol:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
 import logging
+import os
+import signal
+import socket
+import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,13 @@ from benchmark.plugins import Registry, load_registry
 from benchmark.selection import select_features
 from benchmark.tasks import RunConfig, Task, derive_seed, iter_splits
 
-__all__ = ["TaskResult", "execute_task", "load_dataset", "select_features"]
+__all__ = [
+    "TaskResult",
+    "TaskTimeout",
+    "execute_task",
+    "load_dataset",
+    "select_features",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +72,7 @@ class TaskResult:
     device: str = "cpu"
     n_train: int = 0
     n_resampled: int = 0
+    worker: str = ""
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,20 +120,32 @@ def fold_selection(
     return select_features(X[train], dataset.y[train], config.n_features, seed)
 
 
+class TaskTimeout(BaseException):
+    """Raised inside a task when it runs past its time limit.
+
+    It derives from BaseException so that a plugin's ``except Exception``
+    cannot swallow it.
+    """
+
+
 def execute_task(
     task: Task,
     columns: np.ndarray,
     *,
     device: str = "cpu",
     threads: int = 1,
+    timeout: float | None = None,
 ) -> TaskResult:
     """Run one task and return its scores, or the failure with its reason.
 
     ``threads`` caps BLAS and torch threads for the task. The default of one
     thread makes results bit-identical whatever the number of parallel
     workers, because multi-threaded reductions may add in another order.
-    Exceptions from plugins are caught and recorded: one failing fold never
-    stops a run.
+    ``device`` is passed to every component that can use a GPU, unless the
+    user set that component's ``device`` parameter. ``timeout`` (seconds) ends
+    the task with a failure "timed out after N s"; see :func:`_time_limit` for
+    how. Exceptions from plugins are caught and recorded: one failing fold
+    never stops a run.
     """
     result = TaskResult(
         key=task.key,
@@ -132,14 +157,20 @@ def execute_task(
         seed=task.seed,
         status="ok",
         device=device,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
     )
     started = time.perf_counter()
     try:
         import torch
 
         torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
+        with threadpool_limits(limits=threads), _time_limit(timeout):
             _run(task, columns, device, result)
+    except TaskTimeout:
+        result.status = "failed"
+        result.error = f"TaskTimeout: timed out after {timeout:g} s"
+        result.traceback = traceback.format_exc()
+        result.scores = []
     except Exception as exc:  # noqa: BLE001 - recorded with its traceback
         result.status = "failed"
         result.error = f"{type(exc).__name__}: {exc}"
@@ -149,11 +180,88 @@ def execute_task(
     return result
 
 
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise :class:`TaskTimeout` in the calling thread after ``seconds``.
+
+    In the main thread of a process (the local worker processes) a SIGALRM
+    timer raises it. In other threads (dask worker threads) a timer thread
+    injects it with ``PyThreadState_SetAsyncExc``, which needs CPython. Either
+    way the exception arrives between two Python bytecodes, so a task stuck
+    inside one long C call is only stopped when that call returns. For that
+    case the parent process enforces a hard limit.
+    """
+    if seconds is None:
+        yield
+        return
+    if threading.current_thread() is threading.main_thread() and hasattr(
+        signal, "setitimer"
+    ):
+        with _alarm(seconds):
+            yield
+    else:
+        with _thread_alarm(seconds):
+            yield
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    def expire(signum: int, frame: object) -> None:
+        raise TaskTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _thread_alarm(seconds: float) -> Iterator[None]:
+    target = threading.get_ident()
+    lock = threading.Lock()
+    armed = [True]
+
+    def expire() -> None:
+        with lock:
+            if armed[0]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(target), ctypes.py_object(TaskTimeout)
+                )
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        # After disarming, the timer can no longer inject the exception, so it
+        # cannot reach code outside the task. One injected just before is
+        # raised here at the latest, inside the caller's try block.
+        with lock:
+            armed[0] = False
+        timer.cancel()
+
+
 def _with_device(spec: Any, params: Mapping[str, Any], device: str) -> dict:
     params = {**spec.params, **params}
     if spec.can_use_gpu and "device" not in params:
         params["device"] = device
     return params
+
+
+def _devices_used(*settings: tuple[Any, dict]) -> str:
+    """Return the devices of the GPU-capable components, or ``"cpu"`` if none.
+
+    A user's explicit ``device`` parameter wins over the scheduler's choice,
+    so the recorded device comes from the parameters each component got.
+    """
+    used = sorted(
+        {str(params["device"]) for spec, params in settings if spec.can_use_gpu}
+    )
+    return ",".join(used) or "cpu"
 
 
 def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> None:
@@ -168,13 +276,16 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
 
     sampler_spec = registry.sampler(task.sampler.name)
     classifier_spec = registry.classifier(task.classifier.name)
+    sampler_params = _with_device(sampler_spec, task.sampler.params, device)
+    classifier_params = _with_device(classifier_spec, task.classifier.params, device)
+    result.device = _devices_used(
+        (sampler_spec, sampler_params), (classifier_spec, classifier_params)
+    )
     sampler = sampler_spec.factory(
-        random_state=derive_seed(task.seed, "sampler"),
-        **_with_device(sampler_spec, task.sampler.params, device),
+        random_state=derive_seed(task.seed, "sampler"), **sampler_params
     )
     classifier = classifier_spec.factory(
-        random_state=derive_seed(task.seed, "classifier"),
-        **_with_device(classifier_spec, task.classifier.params, device),
+        random_state=derive_seed(task.seed, "classifier"), **classifier_params
     )
 
     scale_first = config.protocol == "default" and sampler_spec.needs_scaled_input
@@ -234,8 +345,12 @@ def _resample(
             "the training fold."
         )
 
+    # A sampling_strategy is read as an over-sampling request unless the sampler
+    # declares another imbalanced-learn sampling type, as the no-resampling
+    # baseline does with "bypass".
     strategy = getattr(sampler, "sampling_strategy", None)
-    if strategy is not None:
+    sampling_type = getattr(sampler, "_sampling_type", "over-sampling")
+    if strategy is not None and sampling_type == "over-sampling":
         requested = check_sampling_strategy(strategy, y, "over-sampling")
         before = np.bincount(y, minlength=int(y.max()) + 1)
         after = np.bincount(y_resampled, minlength=len(before))

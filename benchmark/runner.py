@@ -6,30 +6,50 @@ The stages of :func:`run_benchmark`:
 2. load and check the datasets (class sizes against folds and samplers);
 3. build the task grid and skip tasks the run directory already holds;
 4. select features once per split, shared by every sampler and classifier;
-5. run the remaining tasks with joblib, storing each result on arrival;
+5. run the remaining tasks on a backend (local worker processes, this process,
+   or a dask cluster), storing each result on arrival;
 6. export ``scores.csv``, ``failures.csv``, ``run.json`` and the leaderboard.
+
+Step 6 also runs when the run is interrupted (Ctrl-C, SIGTERM or SIGHUP) or
+fails, so the exported files always match the stored results. ``run.json``
+then has the status ``interrupted``. Only SIGKILL of the main process skips
+it; the next run on the same directory resumes and exports. A lock on
+``run.lock`` keeps a second run from writing into the same directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import platform
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from tqdm.auto import tqdm
 
 from benchmark.components import Dataset
-from benchmark.errors import DatasetError
-from benchmark.evaluation import TaskResult, execute_task, fold_selection, load_dataset
+from benchmark.errors import ConfigurationError, DatasetError
+from benchmark.evaluation import TaskResult, fold_selection, load_dataset
 from benchmark.plugins import Registry
+from benchmark.progress import RunProgress
+from benchmark.scheduling import (
+    CPU,
+    Dispatched,
+    ExecutionOptions,
+    Placement,
+    Requeued,
+    discover_devices,
+    task_wants_gpu,
+)
 from benchmark.store import ResultStore
 from benchmark.tasks import RunConfig, Task, build_tasks, check_datasets, check_samplers
 
@@ -60,6 +80,7 @@ class RunSummary:
     finished: int
     failed: list[TaskResult] = field(default_factory=list)
     noted: list[TaskResult] = field(default_factory=list)
+    retried: int = 0
     seconds: float = 0.0
 
 
@@ -114,13 +135,13 @@ def _manifest(
     config: RunConfig,
     registry: Registry,
     datasets: dict[str, Dataset],
-    n_jobs: int,
-    threads: int,
+    execution: ExecutionOptions,
 ) -> dict[str, Any]:
     return {
         "config": config.to_json(),
-        "n_jobs": n_jobs,
-        "threads_per_task": threads,
+        "n_jobs": execution.n_jobs,
+        "threads_per_task": execution.threads_per_task,
+        "execution": asdict(execution),
         "command": sys.argv,
         "host": {"platform": platform.platform(), "machine": platform.machine()},
         "versions": package_versions(),
@@ -143,12 +164,17 @@ def _manifest(
     }
 
 
+def select_split(name: str, config: RunConfig, repeat: int, fold: int) -> np.ndarray:
+    """Select the features of one split, in whichever process runs it."""
+    dataset = load_dataset(name, str(config.data_dir))
+    return fold_selection(dataset, config, repeat, fold)
+
+
 def _selections(
     tasks: list[Task],
-    datasets: dict[str, Dataset],
     config: RunConfig,
     run_dir: Path,
-    n_jobs: int,
+    map_calls: MapCalls,
 ) -> dict[tuple[str, int, int], np.ndarray]:
     """Select features for every split the pending tasks use, caching to disk."""
     cache_path = run_dir / "selected_features.json"
@@ -160,11 +186,11 @@ def _selections(
     missing = [split for split in needed if "/".join(map(str, split)) not in cache]
     if missing:
         logger.info("selecting features for %d split(s)", len(missing))
-        computed = Parallel(n_jobs=n_jobs)(
-            delayed(fold_selection)(datasets[name], config, repeat, fold)
-            for name, repeat, fold in missing
+        computed = map_calls(
+            select_split,
+            [(name, config, repeat, fold) for name, repeat, fold in missing],
         )
-        for split, columns in zip(missing, computed, strict=False):
+        for split, columns in zip(missing, computed, strict=True):
             cache["/".join(map(str, split))] = [int(c) for c in columns]
         _write_json(cache_path, cache)
 
@@ -179,16 +205,24 @@ def run_benchmark(
     registry: Registry,
     run_dir: Path,
     *,
-    n_jobs: int = 1,
-    threads: int = 1,
+    execution: ExecutionOptions | None = None,
     retry_failed: bool = False,
     show_progress: bool = True,
 ) -> RunSummary:
     """Run every pending task of ``config`` and write the run directory.
 
     Tasks already stored as finished in ``run_dir`` are skipped; tasks stored
-    as failed are skipped too unless ``retry_failed`` is true.
+    as failed are skipped too unless ``retry_failed`` is true. ``execution``
+    selects where tasks run; the default is one local worker process.
+
+    Raises
+    ------
+    ConfigurationError
+        When another run holds the lock on ``run_dir``.
+    KeyboardInterrupt
+        On Ctrl-C, SIGTERM or SIGHUP, after the run directory was exported.
     """
+    execution = execution or ExecutionOptions()
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -201,98 +235,271 @@ def run_benchmark(
 
     versions = package_versions()
     tasks = build_tasks(config, names, versions=json.dumps(versions, sort_keys=True))
-    manifest = _manifest(config, registry, datasets, n_jobs, threads)
-    _write_json(run_dir / "run.json", {**manifest, "status": "running"})
+    manifest = _manifest(config, registry, datasets, execution)
 
-    with ResultStore(run_dir / "results.sqlite") as store:
+    with _run_lock(run_dir), ResultStore(run_dir / "results.sqlite") as store:
+        _write_json(run_dir / "run.json", {**manifest, "status": "running"})
+        lost = store.mark_lost_attempts()
+        if lost:
+            logger.info(
+                "%d task(s) were running when the previous run in %s stopped; "
+                "they run again",
+                lost,
+                run_dir,
+            )
         done = store.keys("ok") | (set() if retry_failed else store.keys("failed"))
         pending = [task for task in tasks if task.key not in done]
         summary = RunSummary(run_dir, len(tasks), len(tasks) - len(pending), 0)
         if summary.skipped:
             logger.info("skipping %d task(s) already in %s", summary.skipped, run_dir)
 
-        columns = _selections(pending, datasets, config, run_dir, n_jobs)
-        _execute(pending, columns, store, summary, n_jobs, threads, show_progress)
+        status = "interrupted"
+        try:
+            with _termination_as_interrupt():
+                _execute(
+                    pending, config, store, summary, execution, registry, show_progress
+                )
+            status = "finished"
+        finally:
+            summary.seconds = time.perf_counter() - started
+            _export(run_dir, store, tasks, registry, manifest, summary, status)
 
-        keys = [task.key for task in tasks]
-        from benchmark.report import write_outputs
-
-        write_outputs(run_dir, store, keys, registry)
-
-    summary.seconds = time.perf_counter() - started
-    _write_json(
-        run_dir / "run.json",
-        {
-            **manifest,
-            "status": "finished",
-            "tasks": {
-                "total": summary.total,
-                "run": len(pending),
-                "skipped": summary.skipped,
-                "failed": len(summary.failed),
-            },
-            "seconds": round(summary.seconds, 1),
-        },
-    )
     registry.manager.hook.bench_run_finished(run_dir=run_dir)
     return summary
 
 
+def _export(
+    run_dir: Path,
+    store: ResultStore,
+    tasks: list[Task],
+    registry: Registry,
+    manifest: dict[str, Any],
+    summary: RunSummary,
+    status: str,
+) -> None:
+    """Write the exported files and ``run.json``, with Ctrl-C held back meanwhile."""
+    from benchmark.report import write_outputs
+
+    with _signals_deferred():
+        lost = store.mark_lost_attempts()
+        if lost:
+            logger.info("%d task(s) were still running when the run stopped", lost)
+        try:
+            write_outputs(run_dir, store, [task.key for task in tasks], registry)
+        except Exception:
+            if status == "finished":
+                raise
+            # The run is already ending with an error; do not hide it.
+            logger.exception("exporting the results of %s failed", run_dir)
+        _write_json(
+            run_dir / "run.json",
+            {
+                **manifest,
+                "status": status,
+                "tasks": {
+                    "total": summary.total,
+                    "run": summary.finished,
+                    "skipped": summary.skipped,
+                    "failed": len(summary.failed),
+                    "retried": summary.retried,
+                },
+                "seconds": round(summary.seconds, 1),
+            },
+        )
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``run_dir/run.lock`` for the length of a run.
+
+    The operating system releases the lock when the process ends, even on
+    SIGKILL, so a lock file left behind by a killed run does not block a
+    resume.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows has no fcntl; runs there are not locked.
+        yield
+        return
+    path = run_dir / "run.lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ConfigurationError(
+                f"run directory {run_dir} is in use by another bench run (process "
+                f"{holder}). Wait for it to finish, or choose another --output."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+TERMINATION_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def _termination_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, as Ctrl-C is.
+
+    Signal handlers can only be set in the main thread; elsewhere this does
+    nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+
+    previous = {
+        number: signal.signal(number, interrupt) for number in TERMINATION_SIGNALS
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C and termination signals until the block ends.
+
+    A signal that arrives meanwhile raises KeyboardInterrupt when the block
+    ends. The handlers are replaced rather than the signals blocked, because
+    a blocked signal would go to another thread (dask's, tqdm's) and still
+    interrupt the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def remember(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    deferred = (signal.SIGINT, *TERMINATION_SIGNALS)
+    previous = {number: signal.signal(number, remember) for number in deferred}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        name = signal.Signals(received[0]).name
+        raise KeyboardInterrupt(f"received {name} while exporting")
+
+
 def _execute(
     pending: list[Task],
-    columns: dict[tuple[str, int, int], np.ndarray],
+    config: RunConfig,
     store: ResultStore,
     summary: RunSummary,
-    n_jobs: int,
-    threads: int,
+    execution: ExecutionOptions,
+    registry: Registry,
     show_progress: bool,
 ) -> None:
+    """Select features and run the pending tasks, storing each result on arrival."""
     if not pending:
         return
-    calls = (
-        delayed(execute_task)(
-            task, columns[(task.dataset, task.repeat, task.fold)], threads=threads
-        )
-        for task in pending
+
+    def wants_gpu(task: Task) -> bool:
+        return task_wants_gpu(task, registry)
+
+    with _backend(pending, execution, wants_gpu) as (map_calls, run_tasks):
+        columns = _selections(pending, config, summary.run_dir, map_calls)
+        events = run_tasks(columns)
+        attempts: dict[str, int] = {}
+        with (
+            contextlib.closing(events),
+            RunProgress(len(pending), show_progress) as bar,
+        ):
+            for event in events:
+                key = event.task.key
+                if isinstance(event, Dispatched):
+                    attempts[key] = store.start_attempt(key, event.device, event.worker)
+                elif isinstance(event, Requeued):
+                    store.end_attempt(attempts.pop(key), event.outcome)
+                    summary.retried += 1
+                    bar.task_retried(event.reason, event.task.describe())
+                else:
+                    result = event.result
+                    store.record(result, attempts.pop(key, None), event.outcome)
+                    summary.finished += 1
+                    if result.status != "ok":
+                        summary.failed.append(result)
+                    elif result.notes:
+                        summary.noted.append(result)
+                    bar.task_finished(result)
+
+
+Columns = dict[tuple[str, int, int], np.ndarray]
+MapCalls = Callable[[Callable[..., Any], list[tuple]], list[Any]]
+RunTasks = Callable[[Columns], Iterator[Any]]
+
+
+@contextlib.contextmanager
+def _backend(
+    pending: list[Task],
+    execution: ExecutionOptions,
+    wants_gpu: Callable[[Task], bool],
+) -> Iterator[tuple[MapCalls, RunTasks]]:
+    """Start the backend that ``execution`` names and yield its two entry points.
+
+    ``map_calls(function, calls)`` computes ``function(*args)`` for each
+    ``args`` (feature selection); ``run_tasks(columns)`` runs the pending tasks
+    and returns the stream of events. Leaving the block stops the workers.
+    """
+    if execution.backend == "dask":
+        from benchmark.dask_backend import DaskBackend
+
+        with DaskBackend(execution, package_versions) as dask:
+            yield dask.map, lambda columns: dask.run(pending, wants_gpu, columns)
+        return
+
+    from benchmark.workers import LocalPool, run_inline
+
+    if execution.backend == "inline":
+        placement = Placement(pending, wants_gpu, (), 1, 1)
+
+        def map_inline(function: Callable[..., Any], calls: list[tuple]) -> list:
+            return [function(*args) for args in calls]
+
+        yield map_inline, lambda columns: run_inline(placement, columns, execution)
+        return
+
+    devices = _devices(pending, execution, wants_gpu)
+    placement = Placement(
+        pending, wants_gpu, devices, execution.n_jobs, execution.gpu_jobs_per_device
     )
-    results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
-    bar = tqdm(
-        total=len(pending),
-        desc="tasks",
-        unit="task",
-        disable=not show_progress,
-        dynamic_ncols=True,
+    gpu_slots = sum(slot != CPU for slot in placement.slots)
+    logger.info(
+        "running %d task(s) on %d CPU worker(s)%s",
+        len(pending),
+        placement.slots.count(CPU),
+        f" and {gpu_slots} GPU worker(s) on {', '.join(devices)}" if gpu_slots else "",
     )
-    with bar:
-        for result in results:
-            store.record(result)
-            summary.finished += 1
-            if result.status != "ok":
-                summary.failed.append(result)
-                logger.warning(
-                    "failed: dataset=%s sampler=%s classifier=%s repeat=%d fold=%d: %s",
-                    result.dataset,
-                    result.sampler,
-                    result.classifier,
-                    result.repeat,
-                    result.fold,
-                    result.error,
-                )
-            else:
-                if result.notes:
-                    summary.noted.append(result)
-                logger.info(
-                    "done: dataset=%s sampler=%s classifier=%s repeat=%d fold=%d "
-                    "in %.1fs",
-                    result.dataset,
-                    result.sampler,
-                    result.classifier,
-                    result.repeat,
-                    result.fold,
-                    result.duration,
-                )
-            bar.set_postfix_str(
-                f"failed={len(summary.failed)} last={result.dataset}/{result.sampler}",
-                refresh=False,
-            )
-            bar.update()
+    with LocalPool(placement.slots, execution) as pool:
+        yield pool.map, lambda columns: pool.run(placement, columns)
+
+
+def _devices(
+    pending: list[Task], execution: ExecutionOptions, wants_gpu: Callable[[Task], bool]
+) -> tuple[str, ...]:
+    if execution.devices is not None:
+        return execution.devices
+    if not any(wants_gpu(task) for task in pending):
+        return ()
+    devices = discover_devices()
+    logger.info("GPUs found: %s", ", ".join(devices) or "none")
+    return devices

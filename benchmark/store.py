@@ -3,8 +3,17 @@
 Results live in an SQLite database (``results.sqlite``) written by the main
 process only; workers return results instead of writing, so there is a single
 writer. Every result is committed on arrival, so a run killed mid-way loses
-no finished task, and a run restarted on the same directory skips them.
-``scores.csv`` is exported from the database for the tasks of one run.
+no finished task, and a run restarted on the same directory skips them. The
+database runs in WAL mode with ``synchronous=NORMAL``: a commit survives the
+writing process being killed, though the last commits may be lost if the
+operating system crashes. ``scores.csv`` is exported from the database for
+the tasks of one run.
+
+The ``attempts`` table has one row per dispatch of a task to a worker: the
+device, the worker (``host:pid``), start and end times, and the outcome
+(``running``, ``finished``, ``died``, ``timed out``, or ``lost`` when the run
+stopped before the task returned). It shows which tasks were running when a
+worker or the whole run died.
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ import pandas as pd
 from benchmark.evaluation import TaskResult
 
 __all__ = ["SCORE_COLUMNS", "ResultStore"]
+
+RUNNING = "running"
+LOST = "lost"
 
 SCORE_COLUMNS = [
     "dataset",
@@ -57,6 +69,15 @@ CREATE TABLE IF NOT EXISTS scores (
     note TEXT NOT NULL,
     PRIMARY KEY (key, metric)
 );
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    device TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    outcome TEXT NOT NULL
+);
 """
 
 
@@ -90,8 +111,17 @@ class ResultStore:
             )
         return {key for (key,) in rows}
 
-    def record(self, result: TaskResult) -> None:
-        """Store one result, replacing an earlier result of the same task."""
+    def record(
+        self,
+        result: TaskResult,
+        attempt: int | None = None,
+        outcome: str = "finished",
+    ) -> None:
+        """Store one result, replacing an earlier result of the same task.
+
+        ``attempt`` is the id from :meth:`start_attempt`; that row gets its end
+        time and ``outcome`` in the same transaction.
+        """
         with self._connection:
             self._connection.execute("DELETE FROM scores WHERE key = ?", (result.key,))
             self._connection.execute(
@@ -120,6 +150,48 @@ class ResultStore:
                 "INSERT INTO scores VALUES (?, ?, ?, ?)",
                 [(result.key, m, v, note) for m, v, note in result.scores],
             )
+            if attempt is not None:
+                self._end_attempt(attempt, outcome, result.worker)
+
+    def start_attempt(self, key: str, device: str, worker: str) -> int:
+        """Record that a task was sent to ``worker`` and return the attempt's id."""
+        with self._connection:
+            cursor = self._connection.execute(
+                "INSERT INTO attempts (key, device, worker, started_at, outcome) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, device, worker, time.time(), RUNNING),
+            )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def end_attempt(self, attempt: int, outcome: str) -> None:
+        """Record the end of an attempt that produced no result, such as a death."""
+        with self._connection:
+            self._end_attempt(attempt, outcome, "")
+
+    def _end_attempt(self, attempt: int, outcome: str, worker: str) -> None:
+        # A dask worker is known only once the result names it.
+        self._connection.execute(
+            "UPDATE attempts SET finished_at = ?, outcome = ?, "
+            "worker = CASE WHEN ? != '' THEN ? ELSE worker END WHERE id = ?",
+            (time.time(), outcome, worker, worker, attempt),
+        )
+
+    def mark_lost_attempts(self) -> int:
+        """Mark attempts left ``running`` by a run that stopped as ``lost``.
+
+        Call this only while no other process runs tasks into this store.
+        Returns the number of attempts marked.
+        """
+        with self._connection:
+            cursor = self._connection.execute(
+                "UPDATE attempts SET outcome = ? WHERE outcome = ?", (LOST, RUNNING)
+            )
+        return cursor.rowcount
+
+    def attempts_frame(self) -> pd.DataFrame:
+        """Return every attempt, oldest first."""
+        return pd.read_sql_query("SELECT * FROM attempts ORDER BY id", self._connection)
 
     def tasks_frame(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Return one row per stored task, restricted to ``keys`` if given."""

@@ -18,7 +18,6 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from benchmark.statistics import (
-    REQUIRED_COLUMNS,
     BlockMatrix,
     bayesian_correlated_t_test,
     build_report,
@@ -29,11 +28,12 @@ from benchmark.statistics import (
     friedman_test,
     holm_adjust,
     holm_control_test,
-    load_scores,
     nemenyi_test,
     summarize_scores,
+    validate_scores,
     wilcoxon_test,
 )
+from benchmark.store import SCORE_COLUMNS
 
 TOLERANCE = 1e-9
 
@@ -95,61 +95,61 @@ def scores_table(
 # Loading and validation
 
 
-def test_load_scores_missing_column() -> None:
+def test_validate_scores_missing_column() -> None:
     table = scores_table().drop(columns=["fold", "metric"])
     with pytest.raises(
         ValueError, match=r"missing the column\(s\) \['fold', 'metric'\].*required"
     ):
-        load_scores(table)
+        validate_scores(table)
 
 
-def test_load_scores_names_required_set() -> None:
+def test_validate_scores_names_required_set() -> None:
     table = scores_table().drop(columns=["value"])
     with pytest.raises(ValueError) as error:
-        load_scores(table)
-    assert str(list(REQUIRED_COLUMNS)) in str(error.value)
+        validate_scores(table)
+    assert str(list(SCORE_COLUMNS)) in str(error.value)
 
 
-def test_load_scores_empty_value_is_missing() -> None:
+def test_validate_scores_empty_value_is_missing() -> None:
     table = scores_table().astype({"value": object})
     table.loc[0, "value"] = ""
-    loaded = load_scores(table)
+    loaded = validate_scores(table)
     assert np.isnan(loaded.loc[0, "value"])
     assert loaded["note"].eq("").all()
 
 
-def test_load_scores_non_numeric_value() -> None:
+def test_validate_scores_non_numeric_value() -> None:
     table = scores_table().astype({"value": object})
     table.loc[4, "value"] = "n/a"
     with pytest.raises(ValueError, match=r"non-numeric.*'n/a' at row 4"):
-        load_scores(table)
+        validate_scores(table)
 
 
-def test_load_scores_infinite_value() -> None:
+def test_validate_scores_infinite_value() -> None:
     table = scores_table()
     table.loc[2, "value"] = np.inf
     with pytest.raises(ValueError, match="infinite entry.*row 2"):
-        load_scores(table)
+        validate_scores(table)
 
 
-def test_load_scores_empty_key() -> None:
+def test_validate_scores_empty_key() -> None:
     table = scores_table().astype({"sampler": object})
     table.loc[3, "sampler"] = None
     with pytest.raises(ValueError, match="column 'sampler' is empty in 1 row"):
-        load_scores(table)
+        validate_scores(table)
 
 
-def test_load_scores_repeated_key() -> None:
+def test_validate_scores_repeated_key() -> None:
     table = scores_table()
     table = pd.concat([table, table.iloc[[0]]], ignore_index=True)
     with pytest.raises(ValueError, match="rows repeat the key"):
-        load_scores(table)
+        validate_scores(table)
 
 
 def test_metric_absent_lists_present() -> None:
     with pytest.raises(
         ValueError,
-        match=r"metric 'f1' not found in the scores. Metrics present: \['auc', 'br",
+        match=r"metric 'f1' is not in these scores. Metrics present: auc, brier\.",
     ):
         dataset_matrix(scores_table(), "f1")
 
@@ -299,8 +299,37 @@ def test_friedman_identical_rankings_infinite_f() -> None:
     result = friedman_test(score_matrix(values))
     assert result.statistic == pytest.approx(6.0, abs=TOLERANCE)
     assert result.iman_davenport_statistic == math.inf
-    assert result.iman_davenport_p_value == 0.0
+    # Three blocks in the same order of 3 samplers: (1 / 3!)^2 = 1 / 36.
+    assert result.iman_davenport_p_value == pytest.approx(1 / 36, abs=TOLERANCE)
     assert "F is infinite" in result.note
+
+
+def test_friedman_identical_rankings_matches_enumeration() -> None:
+    values = np.array([[0.9, 0.8, 0.7], [0.6, 0.5, 0.4], [0.8, 0.7, 0.1]])
+    observed = friedman_test(score_matrix(values)).statistic
+    orders = list(itertools.permutations([0.3, 0.2, 0.1]))
+    statistics = [
+        stats.friedmanchisquare(*np.array(blocks).T).statistic
+        for blocks in itertools.product(orders, repeat=3)
+    ]
+    exact = np.mean(np.array(statistics) >= observed - 1e-9)
+    result = friedman_test(score_matrix(values))
+    assert result.iman_davenport_p_value == pytest.approx(exact, abs=TOLERANCE)
+
+
+def test_friedman_identical_rankings_two_blocks() -> None:
+    values = np.array([[0.9, 0.8, 0.7], [0.6, 0.5, 0.4]])
+    result = friedman_test(score_matrix(values))
+    assert result.iman_davenport_p_value == pytest.approx(1 / 6, abs=TOLERANCE)
+    assert result.rejected is False
+
+
+def test_friedman_identical_rankings_with_ties() -> None:
+    values = np.array([[0.9, 0.9, 0.7], [0.6, 0.6, 0.4], [0.8, 0.8, 0.1]])
+    result = friedman_test(score_matrix(values))
+    assert result.iman_davenport_statistic == math.inf
+    # 3! / 2! = 3 distinct orders per block, so p = (1 / 3)^2.
+    assert result.iman_davenport_p_value == pytest.approx(1 / 9, abs=TOLERANCE)
 
 
 def test_friedman_drops_incomplete_dataset() -> None:
