@@ -121,11 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--n-jobs",
         type=_jobs,
-        default=1,
+        default="auto",
         metavar="N",
         help="worker processes for CPU tasks, or 'auto' for one per usable CPU "
         f"divided by --threads-per-task ({usable_cpu_count()} usable here; "
-        "default: 1)",
+        "default: auto). Scores do not depend on this number.",
     )
     run.add_argument(
         "--threads-per-task",
@@ -482,11 +482,28 @@ def _report(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def _configure_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    # main() may run many times in one process (tests, embedding programs):
+    # keep a single handler.
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        root.addHandler(_StderrHandler())
     root.setLevel(logging.INFO if verbose else logging.WARNING)
     logging.captureWarnings(True)
     warnings.simplefilter("default", BenchWarning)

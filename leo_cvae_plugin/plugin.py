@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchmark import SamplerSpec, hookimpl
-from leo_cvae_plugin._estimator import LEOCVAE
 
 __all__ = ["bench_register_samplers"]
 
@@ -80,13 +79,20 @@ def _min_class_size(params: Mapping[str, Any]) -> int:
     return 2
 
 
+def _build(random_state: int | None = None, **params: Any) -> Any:
+    # Imported here so that listing plugins or resuming a run skips torch.
+    from leo_cvae_plugin._estimator import LEOCVAE
+
+    return LEOCVAE(random_state=random_state, **params)
+
+
 @hookimpl
 def bench_register_samplers() -> list[SamplerSpec]:
     """Return the specs of ``leo-cvae``, ``cvae`` and the two ablations."""
     return [
         SamplerSpec(
             name=name,
-            factory=LEOCVAE,
+            factory=_build,
             description=description,
             params={**_SHARED_PARAMS, **variant},
             supports_multiclass=True,

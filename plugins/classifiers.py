@@ -9,7 +9,13 @@ from sklearn.linear_model import LogisticRegression
 
 from benchmark.components import ClassifierSpec
 from benchmark.hookspecs import hookimpl
-from plugins.mlp import TorchMLPClassifier
+
+
+def _mlp(random_state: int | None = None, **params: Any) -> Any:
+    # Imported here so that listing plugins or resuming a run skips torch.
+    from plugins.mlp import TorchMLPClassifier
+
+    return TorchMLPClassifier(random_state=random_state, **params)
 
 
 def _logistic_regression(random_state: int | None = None, **params: Any) -> Any:
@@ -26,7 +32,7 @@ def bench_register_classifiers() -> list[ClassifierSpec]:
     return [
         ClassifierSpec(
             name="mlp",
-            factory=TorchMLPClassifier,
+            factory=_mlp,
             description=(
                 "Torch MLP (32 hidden, batch norm, dropout 0.5, Adam 1e-4) with early "
                 "stopping on an inner validation split of the training fold."
