@@ -23,13 +23,14 @@ import pluggy
 
 from benchmark import hookspecs
 from benchmark.components import ClassifierSpec, DatasetSpec, MetricSpec, SamplerSpec
-from benchmark.errors import ConfigurationError
+from benchmark.errors import ConfigurationError, PluginError
 
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "DISABLE_ENV",
     "PluginFailure",
+    "PluginHookError",
     "Registry",
     "load_registry",
 ]
@@ -50,6 +51,25 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "plugins.tcga",
     "plugins.adni",
 )
+
+
+class PluginHookError(PluginError, pluggy.PluginValidationError):
+    """A plugin's hook functions do not match :mod:`benchmark.hookspecs`.
+
+    It is a pluggy.PluginValidationError for callers that catch pluggy's error,
+    and a PluginError, so ``bench`` prints the message without a traceback.
+    """
+
+
+def _hook_error(
+    name: str, package: str, error: pluggy.PluginValidationError
+) -> PluginHookError:
+    return PluginHookError(
+        error.plugin,
+        f"{error}\nPlugin {name!r} ({package}) does not match the hook "
+        "specifications in benchmark.hookspecs. Fix the hook's name or arguments "
+        f"(docs/plugins.md), or disable the plugin with {DISABLE_ENV}={name}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -151,9 +171,10 @@ def load_registry(
 
     Raises
     ------
-    pluggy.PluginValidationError
+    PluginHookError
         When a plugin implements a ``bench_`` hook that does not exist or
         has arguments the specification lacks; this fails start-up on purpose.
+        The message names the plugin, its package and how to disable it.
     """
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
@@ -183,19 +204,31 @@ def load_registry(
             )
             logger.warning("plugin %s failed to load: %r", name, exc)
             continue
-        manager.register(plugin, name=name)
+        try:
+            manager.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise _hook_error(name, package, exc) from exc
         module = getattr(plugin, "__name__", type(plugin).__name__)
         version = package.rsplit(" ", 1)[-1]
         infos.append(PluginInfo(name, module, package.rsplit(" ", 1)[0], version))
 
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
-        manager.register(plugin, name=name)
+        try:
+            manager.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise _hook_error(name, "registered in process", exc) from exc
         infos.append(PluginInfo(name, name, "(registered in process)", "-"))
 
     # Fails on any bench_* function that matches no hook specification, or
     # that pluggy would silently ignore because it lacks @hookimpl.
-    manager.check_pending()
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = manager.get_name(exc.plugin) or repr(exc.plugin)
+        info = next((info for info in infos if info.name == name), None)
+        package = f"{info.package} {info.version}" if info else "unknown package"
+        raise _hook_error(name, package, exc) from exc
     for plugin in manager.get_plugins():
         _check_undecorated(manager, plugin)
 
@@ -236,10 +269,12 @@ def _check_undecorated(manager: pluggy.PluginManager, plugin: object) -> None:
             else "rename it to one of the hooks in benchmark.hookspecs, or drop "
             "the bench_ prefix"
         )
-        raise pluggy.PluginValidationError(
+        name = manager.get_name(plugin)
+        raise PluginHookError(
             plugin,
-            f"plugin {manager.get_name(plugin)!r} defines {attribute}() without "
-            f"@hookimpl, so it would never be called: {hint}.",
+            f"plugin {name!r} defines {attribute}() without @hookimpl, so it "
+            f"would never be called: {hint}. Or disable the plugin with "
+            f"{DISABLE_ENV}={name}.",
         )
 
 
