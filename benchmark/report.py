@@ -22,6 +22,7 @@ print(render_report(boards, "markdown"))
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,9 @@ __all__ = [
     "FORMATS",
     "Leaderboard",
     "build_leaderboards",
-    "leaderboard",
+    "protocol_notice",
     "read_failures",
     "read_scores",
-    "render_leaderboards",
     "render_report",
     "write_cd_diagram",
     "write_outputs",
@@ -121,11 +121,6 @@ def read_scores(source: str | Path) -> pd.DataFrame:
         return validate_scores(_read_csv(path, "scores", SCORE_COLUMNS))
     except ConfigurationError as error:
         raise ConfigurationError(f"{path}: {error}") from None
-
-
-# NOTE: `bench run` (cli._run) still imports this alias, so it stays until that
-# code calls read_scores.
-load_scores = read_scores
 
 
 def read_failures(source: str | Path) -> pd.DataFrame:
@@ -445,33 +440,29 @@ def build_leaderboards(
     return boards
 
 
-def leaderboard(
-    scores: pd.DataFrame, metric: str, greater_is_better: bool = True
-) -> dict[str, pd.DataFrame]:
-    """Return the text leaderboard of each classifier, without a control.
-
-    Each table has one row per sampler, best average rank first, one column
-    per dataset with ``mean ± std [n/m] (rank)``, and ``avg rank``.
-    ``[n/m]`` marks a cell with n of m scores, whose mean is not ranked.
-    """
-    boards = build_leaderboards(scores, metric, greater_is_better=greater_is_better)
-    return {board.classifier: board.display_table() for board in boards}
+LEAKY_PROTOCOL_NOTICE = (
+    "WARNING: protocol 'paper': features were selected by mutual information on "
+    "the whole dataset before the split, which leaks the test labels into "
+    "feature selection. Use these numbers only to compare with published "
+    "results."
+)
 
 
-def render_leaderboards(
-    tables: dict[str, pd.DataFrame], metric: str, fmt: str = "simple"
-) -> str:
-    """Render :func:`leaderboard` tables; ``fmt`` is a tabulate table format."""
-    from tabulate import tabulate
+def protocol_notice(source: str | Path) -> str | None:
+    """Return the leakage warning when ``source`` is a run of protocol 'paper'."""
+    run_dir = _run_directory(Path(source))
+    if run_dir is None or not (run_dir / "run.json").exists():
+        return None
+    manifest = json.loads((run_dir / "run.json").read_text())
+    if manifest.get("config", {}).get("protocol") == "paper":
+        return LEAKY_PROTOCOL_NOTICE
+    return None
 
-    parts = []
-    for classifier, table in tables.items():
-        title = f"{metric} by sampler (classifier: {classifier}); mean ± std over folds"
-        body = tabulate(
-            table.reset_index(), headers="keys", tablefmt=fmt, showindex=False
-        )
-        parts.append(f"{title}\n{body}")
-    return "\n\n".join(parts)
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def _pick_metric(scores: pd.DataFrame, registry: Registry) -> tuple[str, bool]:
@@ -493,7 +484,9 @@ def write_outputs(
     """
     keys = list(keys)
     scores = store.scores_frame(keys)
-    scores.to_csv(run_dir / "scores.csv", index=False)
+    # Written under another name first, so an interrupted export never leaves
+    # a truncated scores.csv behind.
+    _write_atomically(run_dir / "scores.csv", scores.to_csv(index=False))
 
     tasks = store.tasks_frame(keys)
     failed = tasks[tasks["status"] != "ok"]
@@ -518,6 +511,9 @@ def write_outputs(
         greater_is_better=greater,
         failures=failed[FAILURE_COLUMNS],
     )
+    notice = protocol_notice(run_dir)
     for name, fmt in (("leaderboard.txt", "terminal"), ("leaderboard.md", "markdown")):
         text = render_report(boards, fmt, detail="summary", source=run_dir)
-        (run_dir / name).write_text(text)
+        if notice:
+            text = f"{notice}\n\n{text}"
+        _write_atomically(run_dir / name, text)
