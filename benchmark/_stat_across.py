@@ -51,7 +51,9 @@ def _identical_rankings_p_value(first_block: Float64Array, n_blocks: int) -> flo
     return math.exp(-(n_blocks - 1) * log_orders)
 
 
-def friedman_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> FriedmanResult:
+def friedman_test(
+    matrix: BlockMatrix, *, alpha: float = 0.05, control: str | None = None
+) -> FriedmanResult:
     """Run the Friedman test and its Iman–Davenport F correction.
 
     The test ranks the samplers within each complete block and checks whether
@@ -59,12 +61,19 @@ def friedman_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> FriedmanResult
     usual tie correction, so it equals ``scipy.stats.friedmanchisquare``. The
     Iman–Davenport statistic is F = (N - 1) chi2 / (N (k - 1) - chi2).
 
+    When scores are missing, the test runs on the complete sub-matrix that
+    :meth:`BlockMatrix.complete_submatrix` chooses, which drops either the
+    incomplete blocks or the samplers with the most missing scores.
+
     Parameters
     ----------
     matrix : BlockMatrix
         Scores with one block per dataset.
     alpha : float, default 0.05
         Significance level of :attr:`FriedmanResult.rejected`.
+    control : str or None, default None
+        Sampler that is never dropped for missing scores. Pass the control of
+        the post-hoc test so that both tests use the same sub-matrix.
 
     Returns
     -------
@@ -81,7 +90,7 @@ def friedman_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> FriedmanResult
        multiple data sets, Journal of Machine Learning Research, 7, 1-30.
     """
     _check_alpha(alpha)
-    values, dropped = matrix.complete_blocks()
+    values, dropped, dropped_samplers = matrix.complete_submatrix(control)
     n, k = values.shape
     common: Row = {
         "alpha": alpha,
@@ -89,6 +98,7 @@ def friedman_test(matrix: BlockMatrix, *, alpha: float = 0.05) -> FriedmanResult
         "n_samplers": k,
         "average_ranks": _average_ranks(values, matrix.greater_is_better),
         "dropped": dropped,
+        "dropped_samplers": dropped_samplers,
     }
     reason = _rank_test_reason(n, k, "Friedman")
     if reason:
@@ -143,7 +153,7 @@ def _rank_posthoc(
 ) -> ComparisonResult:
     """Compare average ranks, of all pairs (Nemenyi) or against ``control``."""
     test = "Nemenyi" if control is None else "Holm (mean ranks vs control)"
-    values, dropped = matrix.complete_blocks()
+    values, dropped, dropped_samplers = matrix.complete_submatrix(control)
     n, k = values.shape
     average_ranks = _average_ranks(values, matrix.greater_is_better)
     columns = ["rank_difference", *_P_VALUE_COLUMNS, *_EFFECT_COLUMNS]
@@ -158,11 +168,12 @@ def _rank_posthoc(
             dropped=dropped,
             control=control,
             average_ranks=average_ranks,
+            dropped_samplers=dropped_samplers,
         )
 
     standard_error = np.sqrt(k * (k + 1) / (6.0 * n))
     rows = []
-    for first, second in _pairs(matrix, control):
+    for first, second in _pairs(matrix, control, kept=list(values.columns)):
         rank_difference = float(average_ranks[first] - average_ranks[second])
         z = rank_difference / standard_error
         if control is None:
@@ -206,6 +217,7 @@ def _rank_posthoc(
         average_ranks=average_ranks,
         critical_difference=critical_difference,
         q_alpha=q_alpha,
+        dropped_samplers=dropped_samplers,
     )
 
 

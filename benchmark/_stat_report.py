@@ -75,6 +75,8 @@ class StatisticsReport:
         states why the test was chosen or why it could not run.
     dropped : pandas.DataFrame
         Every block a test left out, with ``scope``, ``test`` and ``reason``.
+        A sampler left out of the rank tests has a row with ``sampler`` set
+        and no block.
     """
 
     metric: str
@@ -197,13 +199,18 @@ def _across_reasons(report: dict[str, Any], n_datasets: int) -> list[str]:
     friedman: FriedmanResult = report["friedman"]
     posthoc: ComparisonResult = report["posthoc"]
     wilcoxon: ComparisonResult = report["wilcoxon"]
-    control, k = report["control"], len(report["samplers"])
+    control, k = report["control"], friedman.n_samplers
+    left_out = list(friedman.dropped_samplers["sampler"])
     friedman_reason = friedman.reason or (
         f"{k} samplers on {friedman.n_blocks} of {n_datasets} datasets with "
         f"complete scores. The test needs k >= {MIN_FRIEDMAN_SAMPLERS} samplers "
         f"and N >= {MIN_FRIEDMAN_BLOCKS} datasets, and its Iman-Davenport F "
         "decides rejection."
     )
+    if left_out:
+        friedman_reason += (
+            f" Left out for missing scores, to keep more datasets: {left_out}."
+        )
 
     if control is None:
         posthoc_reason = (
@@ -289,7 +296,7 @@ def _methods_table(
                 tested,
                 tested,
             ],
-            "n_samplers": len(report["samplers"]),
+            "n_samplers": [friedman.n_samplers] * 2 + [len(report["samplers"])] * 3,
             # The Bayesian test has no significance level.
             "alpha": pd.array([report["alpha"]] * 4 + [None], dtype="Float64"),
             "reason": [*_across_reasons(report, n_datasets), t_reason, bayes_reason],
@@ -307,6 +314,9 @@ def _dropped_table(
     """Collect every dropped block, labelled with its scope and test."""
     parts = [
         friedman.dropped.assign(scope="across datasets", test="Friedman and post-hoc"),
+        friedman.dropped_samplers.assign(
+            scope="across datasets", test="Friedman and post-hoc"
+        ),
         wilcoxon.dropped.assign(scope="across datasets", test=wilcoxon.test),
         within.assign(scope="within each dataset", test="corrected and Bayesian t"),
         pd.DataFrame(
@@ -316,7 +326,8 @@ def _dropped_table(
             }
         ).assign(scope="within each dataset", test="corrected and Bayesian t"),
     ]
-    columns = ["scope", "test", "dataset", "sampler_a", "sampler_b", "repeat", "fold"]
+    columns = ["scope", "test", "dataset", "sampler", "sampler_a", "sampler_b"]
+    columns += ["repeat", "fold"]
     parts = [part for part in parts if not part.empty]
     if not parts:
         return pd.DataFrame(columns=[*columns, "reason"])
@@ -403,7 +414,7 @@ def build_report(
             "Pass one of them, or leave control unset."
         )
     values, reasons = _cell_tables(selected, chosen)
-    summary = _summary_table(values, reasons, greater_is_better)
+    summary = _summary_table(values, reasons, greater_is_better, control)
     summary.insert(1, "classifier", classifier)
     matrix = _dataset_block_matrix(values, reasons, greater_is_better)
     if control is None:
@@ -421,7 +432,7 @@ def build_report(
         "samplers": tuple(chosen),
         "datasets": tuple(str(d) for d in matrix.values.index),
         "summary": summary,
-        "friedman": friedman_test(matrix, alpha=alpha),
+        "friedman": friedman_test(matrix, alpha=alpha, control=control),
         "posthoc": posthoc,
         "wilcoxon": wilcoxon_test(matrix, control=control, alpha=alpha),
     }

@@ -348,24 +348,31 @@ def _long(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _summary_table(
-    values: pd.DataFrame, reasons: pd.DataFrame, greater_is_better: bool
+    values: pd.DataFrame,
+    reasons: pd.DataFrame,
+    greater_is_better: bool,
+    control: str | None = None,
 ) -> pd.DataFrame:
-    """Summarize one classifier's cell table per dataset and sampler."""
+    """Summarize one classifier's cell table per dataset and sampler.
+
+    Ranks come from the sub-matrix of the Friedman test with ``control``.
+    """
     grouped = values.groupby(level="dataset", sort=True)
     matrix = _dataset_block_matrix(values, reasons, greater_is_better)
-    _, dropped = matrix.complete_blocks()
+    _, dropped, dropped_samplers = matrix.complete_submatrix(control)
     parts = [
         _long(grouped.mean(), "mean"),
         _long(grouped.std(ddof=1), "std"),
         _long(grouped.count(), "n_scores"),
         _long(grouped.count().rsub(grouped.size(), axis=0), "n_missing"),
-        _long(matrix.ranks(), "rank"),
+        _long(matrix.ranks(control), "rank"),
         _long(matrix.missing_reasons, "missing"),
     ]
     summary = parts[0]
     for part in parts[1:]:
         summary = summary.merge(part, on=["dataset", "sampler"], how="left")
     not_ranked = dict(zip(dropped["dataset"], dropped["reason"], strict=True))
+    unranked_samplers = set(dropped_samplers["sampler"])
 
     def describe(row: pd.Series) -> str:
         notes = []
@@ -375,6 +382,10 @@ def _summary_table(
             notes.append("std undefined for a single score")
         if row["dataset"] in not_ranked:
             notes.append(f"not ranked: {not_ranked[row['dataset']]}")
+        elif row["sampler"] in unranked_samplers:
+            notes.append(
+                "not ranked: sampler left out of the rank tests for its missing scores"
+            )
         return "; ".join(notes)
 
     summary["note"] = summary.apply(describe, axis=1).astype(str)
@@ -405,9 +416,9 @@ def summarize_scores(
         One row per (dataset, classifier, sampler) with ``mean`` and ``std``
         (ddof = 1) over the scores present, ``n_scores``, ``n_missing``,
         ``rank`` and ``note``. Ranks run from 1 = best within each dataset
-        and classifier, and tied samplers share the average rank. A dataset
-        on which a sampler misses a score is not ranked, and ``note`` gives
-        the reason. ``note`` also explains an empty ``std``.
+        and classifier, and tied samplers share the average rank. Only the
+        datasets and samplers that :meth:`BlockMatrix.complete_submatrix`
+        keeps are ranked, and ``note`` gives the reason for the others. ``note`` also explains an empty ``std``.
 
     Raises
     ------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,10 @@ BAYESIAN_COLUMNS = [*_PAIR_COLUMNS, *_BAYES_COLUMNS, "note"]
 
 Row = dict[str, Any]
 Float64Array = NDArray[np.float64]
+
+
+def _no_dropped_samplers() -> pd.DataFrame:
+    return pd.DataFrame(columns=["sampler", "reason"], dtype=object)
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,12 +145,70 @@ class BlockMatrix:
         dropped["reason"] = reasons
         return subset[present], dropped
 
-    def ranks(self) -> pd.DataFrame:
-        """Rank the samplers within each complete block.
+    def complete_submatrix(
+        self, keep: str | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """Choose the complete sub-matrix with the most scores for the rank tests.
+
+        Two candidates are compared. One keeps every sampler and drops each
+        block with a missing score. The other drops lines greedily: while a
+        score is missing, it drops the block or sampler with the most missing
+        scores, where a tie goes to a block before a sampler, then to the
+        first name in sorted order. The sampler ``keep`` is never dropped.
+        The candidate with more scores wins, and on a tie the first one, which
+        keeps every sampler.
+
+        Returns the kept scores, the dropped blocks with a ``reason`` each, and
+        the dropped samplers as ``sampler`` and ``reason`` columns.
+        """
+        by_block, dropped_blocks = self.complete_blocks()
+        greedy_samplers = self._greedy_samplers(keep)
+        greedy, greedy_blocks = self.complete_blocks(greedy_samplers)
+        if greedy.size > by_block.size:
+            values, dropped_blocks = greedy, greedy_blocks
+        else:
+            values, greedy_samplers = by_block, list(self.samplers)
+        left_out = [s for s in self.samplers if s not in greedy_samplers]
+        reasons = []
+        for sampler in left_out:
+            missing = self.values.index[self.values[sampler].isna()]
+            reasons.append(
+                "; ".join(
+                    f"{label}: {self._missing_reason(label, sampler)}"
+                    for label in missing
+                )
+            )
+        dropped_samplers = pd.DataFrame(
+            {"sampler": left_out, "reason": reasons}, dtype=object
+        )
+        return values, dropped_blocks, dropped_samplers
+
+    def _greedy_samplers(self, keep: str | None) -> list[str]:
+        """Return the samplers left after greedily dropping the most missing lines."""
+        missing = self.values.isna()
+        while missing.to_numpy().any():
+            candidates = [
+                (-int(n), 0, str(label), "block", label)
+                for label, n in missing.sum(axis=1).items()
+            ]
+            candidates += [
+                (-int(n), 1, str(sampler), "sampler", sampler)
+                for sampler, n in missing.sum(axis=0).items()
+                if sampler != keep
+            ]
+            *_, kind, label = min(candidates, key=lambda c: c[:3])
+            if kind == "block":
+                missing = missing.drop(index=[label])
+            else:
+                missing = missing.drop(columns=[label])
+        return list(missing.columns)
+
+    def ranks(self, keep: str | None = None) -> pd.DataFrame:
+        """Rank the samplers within each block of :meth:`complete_submatrix`.
 
         Rank 1 is the best score and tied samplers share the average rank.
         """
-        complete, _ = self.complete_blocks()
+        complete, _, _ = self.complete_submatrix(keep)
         return _rank_rows(complete, self.greater_is_better)
 
     def _missing_reason(self, label: Any, sampler: str) -> str:
@@ -182,6 +244,9 @@ class FriedmanResult:
         F statistic with (k - 1, (k - 1)(N - 1)) degrees of freedom.
     note : str
         Remark on a boundary case, such as an infinite F statistic.
+    dropped_samplers : pandas.DataFrame
+        Samplers left out by :meth:`BlockMatrix.complete_submatrix`, with
+        ``sampler`` and ``reason`` columns.
     """
 
     applicable: bool
@@ -198,6 +263,7 @@ class FriedmanResult:
     iman_davenport_df: tuple[int, int] | None = None
     iman_davenport_p_value: float | None = None
     note: str = ""
+    dropped_samplers: pd.DataFrame = field(default_factory=_no_dropped_samplers)
 
     @property
     def rejected(self) -> bool | None:
@@ -263,6 +329,9 @@ class ComparisonResult:
         Average ranks on the complete blocks, for the rank tests.
     critical_difference, q_alpha : float or None
         Nemenyi critical difference of average ranks and its q_alpha.
+    dropped_samplers : pandas.DataFrame
+        Samplers left out of the rank tests, with ``sampler`` and ``reason``.
+        Empty for the other tests.
     """
 
     test: str
@@ -275,6 +344,7 @@ class ComparisonResult:
     average_ranks: pd.Series | None = None
     critical_difference: float | None = None
     q_alpha: float | None = None
+    dropped_samplers: pd.DataFrame = field(default_factory=_no_dropped_samplers)
 
 
 def holm_adjust(p_values: ArrayLike) -> Float64Array:
@@ -434,10 +504,13 @@ def _comparison_frame(
     return frame
 
 
-def _pairs(matrix: BlockMatrix, control: str | None) -> list[tuple[str, str]]:
+def _pairs(
+    matrix: BlockMatrix, control: str | None, kept: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    samplers = matrix.samplers if kept is None else tuple(kept)
     if control is None:
-        return list(itertools.combinations(matrix.samplers, 2))
-    return [(sampler, control) for sampler in matrix.samplers if sampler != control]
+        return list(itertools.combinations(samplers, 2))
+    return [(sampler, control) for sampler in samplers if sampler != control]
 
 
 def _compare_pairs(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmark.errors import BenchError, BenchWarning, ConfigurationError
-from benchmark.plugins import Registry, load_registry
+from benchmark.plugins import DISABLE_ENV, Registry, load_registry
 from benchmark.scheduling import (
     BACKENDS,
     ExecutionOptions,
@@ -355,18 +355,26 @@ def _print_list(registry: Registry, kind: str, data_dir: Path) -> None:
 def _print_plugins(registry: Registry) -> None:
     from tabulate import tabulate
 
+    def contributions(info) -> str:
+        parts = []
+        for kind, names in info.contributes.items():
+            shown = ", ".join(names[:5])
+            more = f" (+{len(names) - 5} more)" if len(names) > 5 else ""
+            parts.append(f"{len(names)} {kind}: {shown}{more}")
+        return "; ".join(parts) or "-"
+
     rows = [
-        [
-            info.name,
-            info.package,
-            info.version,
-            "; ".join(f"{k}: {', '.join(v)}" for k, v in info.contributes.items()),
-        ]
+        [info.name, info.package, info.version, contributions(info)]
         for info in registry.plugins
+    ]
+    rows += [
+        [info.name, info.package, info.version, f"disabled by {DISABLE_ENV}"]
+        for info in registry.disabled
     ]
     print(tabulate(rows, headers=["plugin", "package", "version", "contributes"]))
     for failure in registry.failures:
-        print(f"FAILED {failure.name}: {failure.reason}")
+        package = f" ({failure.package})" if failure.package else ""
+        print(f"FAILED {failure.name}{package}: {failure.reason}")
 
 
 def _execution_options(args: argparse.Namespace) -> ExecutionOptions:

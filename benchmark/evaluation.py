@@ -306,11 +306,17 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
         if dataset.task not in spec.tasks:
             continue
         try:
-            value = spec.function(y_test, proba, predicted, dataset.positive)
+            value = float(spec.function(y_test, proba, predicted, dataset.positive))
         except UndefinedMetricError as exc:
             result.scores.append((name, None, str(exc)))
             continue
-        result.scores.append((name, float(value), ""))
+        except Exception as exc:  # noqa: BLE001 - one broken metric costs one score
+            plugin = registry.owner("metrics", name)
+            result.scores.append(
+                (name, None, f"metric {name!r} (plugin {plugin!r}) failed: {exc!r}")
+            )
+            continue
+        result.scores.append((name, value, ""))
 
 
 def _resample(
@@ -335,8 +341,9 @@ def _resample(
     if bad_rows.any():
         raise SamplerOutputError(
             f"sampler {label!r} returned {int(bad_rows.sum())} row(s) with NaN or "
-            f"infinite values out of {len(X_resampled)}; the sampler is broken on "
-            "this fold."
+            f"infinite values out of {len(X_resampled)}. fit_resample must return "
+            "finite rows; run benchmark.testing.check_sampler on the sampler to "
+            "find the failing case."
         )
     unknown = np.setdiff1d(np.unique(y_resampled), np.unique(y))
     if unknown.size:

@@ -79,6 +79,7 @@ class PluginFailure:
     name: str
     reason: str
     traceback: str
+    package: str = ""
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Registry:
     plugins: list[PluginInfo]
     failures: list[PluginFailure]
     manager: pluggy.PluginManager
+    disabled: list[PluginInfo] = field(default_factory=list)
 
     def sampler(self, name: str) -> SamplerSpec:
         return _lookup(self.samplers, name, "sampler")
@@ -115,6 +117,17 @@ class Registry:
 
     def metric(self, name: str) -> MetricSpec:
         return _lookup(self.metrics, name, "metric")
+
+    def owner(self, kind: str, name: str) -> str:
+        """Return the name of the plugin that registered component ``name``.
+
+        ``kind`` is ``"samplers"``, ``"datasets"``, ``"classifiers"`` or
+        ``"metrics"``.
+        """
+        for info in self.plugins:
+            if name in info.contributes.get(kind, ()):
+                return info.name
+        return "unknown plugin"
 
     def suites(self) -> dict[str, list[str]]:
         """Map each dataset suite name to its dataset names."""
@@ -134,6 +147,12 @@ def _lookup(components: dict[str, Any], name: str, kind: str) -> Any:
             f"unknown {kind} {name!r}. Valid {kind}s: {valid}. "
             f"`bench list {kind}s` describes each."
         ) from None
+
+
+def _split_package(package: str) -> tuple[str, str]:
+    """Split ``"name version"`` into its two parts."""
+    name, _, version = package.rpartition(" ")
+    return (name, version) if name else (package, "-")
 
 
 def _entry_point_plugins() -> list[tuple[str, str, Any]]:
@@ -192,15 +211,19 @@ def load_registry(
 
     infos: list[PluginInfo] = []
     failures: list[PluginFailure] = []
+    skipped: list[PluginInfo] = []
     for name, package, target in candidates:
         if name in disabled:
             logger.info("plugin %s disabled by %s", name, DISABLE_ENV)
+            skipped.append(PluginInfo(name, "-", *_split_package(package)))
             continue
         try:
             plugin = _import_plugin(name, target)
         except Exception as exc:  # noqa: BLE001 - any import error is reported
             failures.append(
-                PluginFailure(name, f"import failed: {exc!r}", traceback.format_exc())
+                PluginFailure(
+                    name, f"import failed: {exc!r}", traceback.format_exc(), package
+                )
             )
             logger.warning("plugin %s failed to load: %r", name, exc)
             continue
@@ -209,8 +232,7 @@ def load_registry(
         except pluggy.PluginValidationError as exc:
             raise _hook_error(name, package, exc) from exc
         module = getattr(plugin, "__name__", type(plugin).__name__)
-        version = package.rsplit(" ", 1)[-1]
-        infos.append(PluginInfo(name, module, package.rsplit(" ", 1)[0], version))
+        infos.append(PluginInfo(name, module, *_split_package(package)))
 
     for plugin in extra:
         name = getattr(plugin, "__name__", None) or type(plugin).__name__
@@ -248,6 +270,7 @@ def load_registry(
         classifiers=collected["classifiers"],
         metrics=collected["metrics"],
         plugins=infos,
+        disabled=skipped,
         failures=failures,
         manager=manager,
     )

@@ -264,8 +264,25 @@ def run_benchmark(
             summary.seconds = time.perf_counter() - started
             _export(run_dir, store, tasks, registry, manifest, summary, status)
 
-    registry.manager.hook.bench_run_finished(run_dir=run_dir)
+    _notify_run_finished(registry, run_dir)
     return summary
+
+
+def _notify_run_finished(registry: Registry, run_dir: Path) -> None:
+    """Call every plugin's bench_run_finished; one failing plugin stops none."""
+    hook = registry.manager.hook.bench_run_finished
+    for impl in hook.get_hookimpls():
+        plugin = registry.manager.get_name(impl.plugin) or repr(impl.plugin)
+        try:
+            impl.function(run_dir=run_dir)
+        except Exception as exc:  # noqa: BLE001 - results are already saved
+            logger.error(
+                "plugin %s: bench_run_finished raised %r; the run's results are "
+                "saved in %s",
+                plugin,
+                exc,
+                run_dir,
+            )
 
 
 def _export(

@@ -249,7 +249,7 @@ def load_tcga(
                 "source": f"{table} (a table prepared outside the harness)",
                 "citation": CITATION,
                 "licence": LICENCE,
-                "label": f"column {target_column!r} of {table.name}",
+                "label_definition": f"column {target_column!r} of {table.name}",
             }
             return load_preprocessed(name, table, data_dir, target_column, provenance)
 
@@ -274,7 +274,7 @@ def load_tcga(
         "accession": inputs.names(inputs.expression + inputs.survival),
         "citation": CITATION,
         "licence": LICENCE,
-        "label": label_text,
+        "label_definition": label_text,
         "dropped": format_counts(dropped),
     }
     logger.info(

@@ -91,16 +91,6 @@ def test_builtin_dataset_conforms(case):
     case.run()
 
 
-# NOTE: plugins/tcga.py and plugins/adni.py store the label definition under
-# "label", not the "label_definition" key the kit requires, so their datasets
-# fail the provenance check. Remove these marks once the key is renamed.
-LABEL_KEY_GAP = pytest.mark.xfail(
-    strict=True,
-    raises=ConformanceError,
-    reason="provenance stores the label definition under 'label'",
-)
-
-
 @pytest.fixture(scope="module")
 def clinical_data_dir(tmp_path_factory) -> Path:
     """Small TCGA and ADNI files in the layout users download."""
@@ -112,7 +102,7 @@ def clinical_data_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(name, marks=LABEL_KEY_GAP) for name in DOWNLOADED_DATASETS],
+    list(DOWNLOADED_DATASETS),
 )
 def test_downloaded_dataset_conforms_on_fixture_files(name, clinical_data_dir):
     check_dataset_spec(REGISTRY.dataset(name), clinical_data_dir)

@@ -268,7 +268,8 @@ def test_nan_rows_are_a_sampler_output_error(worker_registry, binary_dataset):
     assert result.status == "failed"
     assert result.error == (
         "SamplerOutputError: sampler 'nan-rows' returned 3 row(s) with NaN or "
-        "infinite values out of 83; the sampler is broken on this fold."
+        "infinite values out of 83. fit_resample must return finite rows; run "
+        "benchmark.testing.check_sampler on the sampler to find the failing case."
     )
     assert result.scores == []
 

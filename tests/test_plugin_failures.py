@@ -17,7 +17,7 @@ import pandas as pd
 import pluggy
 import pytest
 
-from benchmark import PluginError, evaluation
+from benchmark import PluginError, evaluation, hookimpl
 from benchmark.cli import main
 from benchmark.plugins import (
     DISABLE_ENV,
@@ -125,7 +125,7 @@ def test_import_failure_is_listed_and_others_work(install_plugin, capsys):
     samplers = capsys.readouterr().out
 
     assert (
-        "FAILED fancy-omics: import failed: "
+        "FAILED fancy-omics (fancy-omics-plugin 1.0): import failed: "
         "ImportError('needs the package fancy_omics')" in plugins
     )
     assert "plugins.imblearn_samplers" in plugins
@@ -169,7 +169,9 @@ def test_disabled_bad_plugin_lets_bench_start(install_plugin, monkeypatch, capsy
     monkeypatch.setenv(DISABLE_ENV, "bad-args")
 
     assert main(["plugins"]) == 0
-    assert "bad-args" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"disabled by {DISABLE_ENV}" in out
+    assert "FAILED bad-args" not in out
 
 
 def test_misspelled_hook_error_names_plugin(install_plugin, capsys):
@@ -313,3 +315,29 @@ def test_kit_rejects_plugin_with_bad_hook(install_plugin):
 def test_kit_reports_missing_entry_point():
     with pytest.raises(ConformanceError, match="no installed package declares"):
         load_entry_point("not-installed")
+
+
+def test_failing_run_finished_hook_does_not_stop_others(tmp_path, caplog):
+    from benchmark.runner import _notify_run_finished
+
+    calls = []
+
+    class Broken:
+        @hookimpl
+        def bench_run_finished(self, run_dir):
+            raise RuntimeError("figure backend missing")
+
+    class Working:
+        @hookimpl
+        def bench_run_finished(self, run_dir):
+            calls.append(run_dir)
+
+    registry = load_registry((), extra=[Broken(), Working()], use_entry_points=False)
+
+    with caplog.at_level("ERROR", logger="benchmark.runner"):
+        _notify_run_finished(registry, tmp_path)
+
+    assert calls == [tmp_path]
+    assert "bench_run_finished raised RuntimeError('figure backend missing')" in (
+        caplog.text
+    )

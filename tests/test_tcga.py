@@ -140,7 +140,7 @@ def test_provenance_names_files_and_label(legacy: Path) -> None:
 
     assert "TCGA.LUAD.sampleMap/HiSeqV2" in provenance["accession"]
     assert "survival/LUSC_survival.txt" in provenance["accession"]
-    assert "PFI.time <= 365" in provenance["label"]
+    assert "PFI.time <= 365" in provenance["label_definition"]
     assert "tcga.xenahubs.net" in provenance["source"]
     for key in ("citation", "licence"):
         assert provenance[key]
