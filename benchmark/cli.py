@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
@@ -207,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric", default="auc", help="leaderboard metric (default: auc)"
     )
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument(
+        "--plots",
+        action="store_true",
+        help="save the training curves of samplers that record them (LEO-CVAE "
+        "and its variants) under <run directory>/plots, one PNG per task",
+    )
 
     report = commands.add_parser(
         "report",
@@ -413,10 +420,12 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
     )
     from benchmark.runner import run_benchmark
 
+    run_dir = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     config = make_config(args, registry)
+    if args.plots:
+        config = dataclasses.replace(config, plots_dir=Path(run_dir) / "plots")
     metric = registry.metric(args.metric)
     execution = _execution_options(args)
-    run_dir = args.output or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     print(
         f"run directory: {run_dir}\n"
         f"datasets: {' '.join(config.datasets)}\n"

@@ -293,6 +293,7 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     X_resampled, y_resampled = _resample(sampler, X_train, y_train, task, result)
+    _save_training_plot(sampler, task, result)
     if not scale_first:
         scaler = StandardScaler().fit(X_resampled)
         X_resampled, X_test = scaler.transform(X_resampled), scaler.transform(X_test)
@@ -317,6 +318,21 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
             )
             continue
         result.scores.append((name, value, ""))
+
+
+def _save_training_plot(sampler: Any, task: Task, result: TaskResult) -> None:
+    """Save the sampler's training curves when the run asks for plots."""
+    plots_dir = task.config.plots_dir
+    save = getattr(sampler, "save_training_plot", None)
+    if plots_dir is None or not callable(save):
+        return
+    label = task.sampler.label.replace("/", "_").replace(":", "_")
+    name = f"{task.dataset}__{label}__r{task.repeat}f{task.fold}.png"
+    try:
+        Path(plots_dir).mkdir(parents=True, exist_ok=True)
+        save(Path(plots_dir) / name)
+    except Exception as exc:  # noqa: BLE001 - a figure never costs the scores
+        result.notes.append(f"training plot not saved: {exc!r}")
 
 
 def _resample(

@@ -96,7 +96,12 @@ def parse_choice(text: str) -> ComponentChoice:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that decides what a run computes."""
+    """Everything that decides what a run computes.
+
+    ``plots_dir``, when set, is where samplers that can draw their training
+    curves (a ``save_training_plot(path)`` method) save one figure per task;
+    it changes no score and is not part of task keys.
+    """
 
     datasets: tuple[str, ...]
     samplers: tuple[ComponentChoice, ...]
@@ -107,9 +112,11 @@ class RunConfig:
     n_features: int = 64
     protocol: str = "default"
     data_dir: Path = Path("datasets")
+    plots_dir: Path | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "plots_dir": None if self.plots_dir is None else str(self.plots_dir),
             "datasets": list(self.datasets),
             "samplers": [
                 {"name": c.name, "params": dict(c.params)} for c in self.samplers

@@ -242,6 +242,16 @@ class LEOCVAE(BaseOverSampler):
         self.device = device
         self.random_state = random_state
 
+    def save_training_plot(self, path):
+        """Save the training curves (loss, reconstruction, KL) as an image.
+
+        The same figure as :func:`leo_cvae_plugin.plot_history`; the benchmark
+        calls this once per task when a run is started with ``--plots``.
+        """
+        from leo_cvae_plugin._plotting import plot_history
+
+        return plot_history(self, path)
+
     def _fit_resample(self, X, y):
         if sparse.issparse(X):
             raise TypeError(

@@ -192,3 +192,13 @@ def test_console_script_runs(tmp_path: Path) -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "mlp" in completed.stdout
+
+
+def test_plots_option_saves_training_curves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--samplers", "leo-cvae:epochs=5", "none", *FAST, "--plots"]
+    code, _, _ = run_cli([*argv, "--output", str(tmp_path)], capsys)
+    assert code == 0
+    plots = sorted(path.name for path in (tmp_path / "plots").iterdir())
+    assert plots == [f"gse7390__leo-cvae_epochs=5__r0f{fold}.png" for fold in range(3)]
