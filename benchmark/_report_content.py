@@ -198,8 +198,15 @@ def _leaderboard_table(board: Leaderboard) -> Table:
     if n_ranked:
         notes.append(
             f"Avg. rank: mean rank over the {count(n_ranked, 'dataset')} on which "
-            "every tested sampler has all its scores."
+            "every ranked sampler has all its scores."
         )
+        assert statistics is not None
+        left_out = list(statistics.friedman.dropped_samplers["sampler"])
+        if left_out:
+            notes.append(
+                f"Not ranked: {', '.join(left_out)}, because ranking them would "
+                "drop datasets with missing scores (see Missing scores)."
+            )
     else:
         notes.append(
             "No dataset has every score of every tested sampler, so no rank or "
@@ -209,7 +216,7 @@ def _leaderboard_table(board: Leaderboard) -> Table:
     if incomplete.any():
         notes.append(
             "[n/m]: only n of the m (repeat, fold) scores are present; the mean "
-            "uses those n, and the dataset is left out of the ranks."
+            "uses those n, and the cell is left out of the ranks."
         )
     if board.cells["n_scores"].eq(0).any():
         notes.append("–: no score.")
@@ -512,8 +519,9 @@ def _dropped_items(board: Leaderboard) -> list[str]:
     items = []
     across = dropped[dropped["test"] == "Friedman and post-hoc"]
     for row in across.itertuples(index=False):
+        name = row.dataset if row.sampler is None else row.sampler
         items.append(
-            f"{row.dataset} left out of the Friedman and post-hoc tests and the "
+            f"{name} left out of the Friedman and post-hoc tests and the "
             f"average ranks: {row.reason}"
         )
     wilcoxon = dropped[
@@ -542,10 +550,12 @@ def _dropped_items(board: Leaderboard) -> list[str]:
 
 def _missing(board: Leaderboard, detail: str, source: str | None) -> list[Block]:
     policy = (
-        "A mean uses the scores present. A dataset enters the Friedman and "
-        "post-hoc tests and the average ranks only when every tested sampler has "
-        "all its (repeat, fold) scores there; a Wilcoxon pair uses the datasets "
-        "where both samplers are complete; the tests within a dataset use the "
+        "A mean uses the scores present. The Friedman and post-hoc tests and "
+        "the average ranks use a complete table of datasets by samplers. When "
+        "scores are missing, it drops either every incomplete dataset or, one "
+        "at a time, the dataset or sampler with the most incomplete cells, "
+        "whichever keeps more cells. A Wilcoxon pair uses the datasets where "
+        "both samplers are complete, and the tests within a dataset use the "
         "folds where both samplers have a score."
     )
     items = _failure_items(board)

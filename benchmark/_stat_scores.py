@@ -418,7 +418,8 @@ def summarize_scores(
         ``rank`` and ``note``. Ranks run from 1 = best within each dataset
         and classifier, and tied samplers share the average rank. Only the
         datasets and samplers that :meth:`BlockMatrix.complete_submatrix`
-        keeps are ranked, and ``note`` gives the reason for the others. ``note`` also explains an empty ``std``.
+        keeps are ranked, and ``note`` gives the reason for the others.
+        ``note`` also explains an empty ``std``.
 
     Raises
     ------

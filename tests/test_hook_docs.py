@@ -240,14 +240,19 @@ def test_plugin_metric_is_scored(binary_dataset, monkeypatch):
     assert "auc" in scores
 
 
-def test_raising_metric_fails_the_task(binary_dataset, monkeypatch):
+def test_raising_metric_costs_only_its_score(binary_dataset, monkeypatch):
     result = run_one_task(
         MetricPlugin(binary_dataset, True), binary_dataset, monkeypatch
     )
+    scores = {metric: (value, note) for metric, value, note in result.scores}
 
-    assert result.status == "failed"
-    assert result.error == "ZeroDivisionError: division by zero in a plugin metric"
-    assert result.scores == []
+    assert result.status == "ok"
+    assert scores["broken"][0] is None
+    assert scores["broken"][1] == (
+        "metric 'broken' (plugin 'MetricPlugin') failed: "
+        "ZeroDivisionError('division by zero in a plugin metric')"
+    )
+    assert scores["predicted-positive-rate"][0] is not None
 
 
 def test_run_finished_gets_complete_run_dir(tmp_path):

@@ -437,6 +437,33 @@ def test_sampler_failing_everywhere_is_excluded(scores_csv: Path) -> None:
     assert "left out of every test" in text
 
 
+def test_sampler_failing_most_datasets_not_ranked() -> None:
+    scores = tidy_scores(n_datasets=4)
+    sampler = sorted(scores["sampler"].unique())[0]
+    failed = (
+        (scores["sampler"] == sampler)
+        & scores["dataset"].isin(["ds0", "ds1", "ds2"])
+        & (scores["fold"] == 0)
+    )
+    scores.loc[failed, "value"] = np.nan
+    failures = scores[failed].assign(error="RuntimeError: No clusters found")
+    boards = build_leaderboards(scores, "auc", failures=failures)
+    board = boards[0]
+    assert board.statistics is not None
+    assert board.statistics.friedman.n_blocks == 4
+    assert np.isnan(board.average_ranks[sampler])
+    assert board.samplers[-1] == sampler
+    text = flat(render_report(boards, "terminal"))
+    assert f"Not ranked: {sampler}" in text
+    assert "mean rank over the 4 datasets" in text
+    missing = text[text.index("Missing scores --------------") :]
+    assert (
+        f"{sampler} left out of the Friedman and post-hoc tests and the average "
+        "ranks: ds0: 2 of 6 (repeat, fold) scores missing" in missing
+    )
+    assert "RuntimeError: No clusters found" in missing
+
+
 def test_summary_limits_missing_list(run_dir: Path) -> None:
     scores = read_scores(run_dir)
     # Two of the three folds missing on every dataset: 12 folds and 3 datasets

@@ -720,3 +720,109 @@ def test_report_to_dict_is_json() -> None:
     assert data["greater_is_better"] is False
     assert set(data["tables"]) == set(report.tables())
     assert data["tables"]["summary"][0]["dataset"] == "d0"
+
+
+def missing_matrix(
+    missing: list[tuple[str, str]], n_datasets: int = 5, n_samplers: int = 6
+) -> BlockMatrix:
+    rng = np.random.default_rng(3)
+    datasets = [f"d{i}" for i in range(n_datasets)]
+    samplers = [f"s{j}" for j in range(n_samplers)]
+    values = pd.DataFrame(
+        rng.uniform(size=(n_datasets, n_samplers)),
+        index=pd.Index(datasets, name="dataset"),
+        columns=samplers,
+    )
+    reasons = pd.DataFrame(None, index=values.index, columns=samplers, dtype=object)
+    for dataset, sampler in missing:
+        values.loc[dataset, sampler] = np.nan
+        reasons.loc[dataset, sampler] = "task failed: No clusters found"
+    return BlockMatrix(values, missing_reasons=reasons)
+
+
+def test_submatrix_drops_sampler_failing_often() -> None:
+    # One sampler fails on 4 of 5 datasets and another on 2, as in a run where
+    # kmeans-smote and adasyn fail for documented reasons.
+    missing = [("d0", "s1"), ("d1", "s1"), ("d2", "s1"), ("d3", "s1")]
+    missing += [("d1", "s4"), ("d3", "s4")]
+    values, dropped, dropped_samplers = missing_matrix(missing).complete_submatrix()
+    assert list(values.index) == ["d0", "d1", "d2", "d3", "d4"]
+    assert list(values.columns) == ["s0", "s2", "s3", "s5"]
+    assert dropped.empty
+    assert dropped_samplers["sampler"].tolist() == ["s1", "s4"]
+    assert "d0: task failed: No clusters found" in dropped_samplers["reason"].iloc[0]
+
+
+def test_submatrix_drops_dataset_missing_often() -> None:
+    missing = [("d2", f"s{j}") for j in range(4)] + [("d4", "s5")]
+    values, dropped, dropped_samplers = missing_matrix(missing).complete_submatrix()
+    assert dropped["dataset"].tolist() == ["d2", "d4"]
+    assert list(values.columns) == [f"s{j}" for j in range(6)]
+    assert values.shape == (3, 6)
+    assert dropped_samplers.empty
+
+
+def test_submatrix_ties_are_deterministic() -> None:
+    # Dropping d1 or s2 both remove the single missing cell. The rule prefers
+    # the dataset, and both candidates keep 4 x 6 cells, so the first wins.
+    matrix = missing_matrix([("d1", "s2")])
+    values, dropped, dropped_samplers = matrix.complete_submatrix()
+    assert dropped["dataset"].tolist() == ["d1"]
+    assert dropped_samplers.empty
+    # Two samplers with two missing cells each, on different datasets: the
+    # greedy pass drops s1 before s3 by name, then s3, and keeps 5 x 4 cells.
+    matrix = missing_matrix(
+        [("d0", "s3"), ("d1", "s3"), ("d2", "s1"), ("d3", "s1")], n_samplers=6
+    )
+    values, dropped, dropped_samplers = matrix.complete_submatrix()
+    assert dropped_samplers["sampler"].tolist() == ["s1", "s3"]
+    assert values.shape == (5, 4)
+    assert matrix.complete_submatrix()[0].equals(values)
+
+
+def test_submatrix_keeps_control() -> None:
+    missing = [("d0", "s1"), ("d1", "s1"), ("d2", "s1"), ("d3", "s1")]
+    matrix = missing_matrix(missing)
+    values, dropped, dropped_samplers = matrix.complete_submatrix(keep="s1")
+    assert "s1" in values.columns
+    assert dropped["dataset"].tolist() == ["d0", "d1", "d2", "d3"]
+    assert dropped_samplers.empty
+
+
+def test_rank_tests_leave_out_failing_sampler() -> None:
+    missing = [("d0", "s1"), ("d1", "s1"), ("d2", "s1"), ("d3", "s1")]
+    matrix = missing_matrix(missing)
+    friedman = friedman_test(matrix)
+    assert friedman.applicable
+    assert friedman.n_blocks == 5
+    assert friedman.n_samplers == 5
+    assert friedman.dropped_samplers["sampler"].tolist() == ["s1"]
+    assert "s1" not in set(friedman.average_ranks.index)
+    nemenyi = nemenyi_test(matrix)
+    pairs = set(nemenyi.comparisons["sampler_a"]) | set(
+        nemenyi.comparisons["sampler_b"]
+    )
+    assert "s1" not in pairs
+    assert len(nemenyi.comparisons) == 10
+
+
+def test_report_lists_dropped_sampler() -> None:
+    # smote misses d0, d1 and d3, and adasyn misses one fold of d2. Dropping
+    # smote, then d2 (a dataset wins the tie with adasyn), keeps 6 x 2 cells,
+    # more than the 3 x 3 left by dropping the four incomplete datasets.
+    table = report_table()
+    failed = (table["sampler"] == "smote") & table["dataset"].isin(["d0", "d1", "d3"])
+    table.loc[failed, "value"] = np.nan
+    table.loc[failed, "note"] = "task failed: No clusters found"
+    report = build_report(table, "auc")
+    assert report.friedman.n_blocks == 6
+    assert report.friedman.n_samplers == 2
+    across = report.dropped[report.dropped["test"] == "Friedman and post-hoc"]
+    assert across["sampler"].dropna().tolist() == ["smote"]
+    assert across["dataset"].dropna().tolist() == ["d2"]
+    smote_reason = across.loc[across["sampler"] == "smote", "reason"].item()
+    assert "d0: 6 of 6 (repeat, fold) scores missing" in smote_reason
+    assert "task failed: No clusters found" in smote_reason
+    smote = report.summary[report.summary["sampler"] == "smote"]
+    assert smote["rank"].isna().all()
+    assert smote["note"].str.contains("not ranked").all()
