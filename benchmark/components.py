@@ -8,7 +8,7 @@ whichever process runs it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,32 @@ class Dataset:
     def class_counts(self) -> dict[str, int]:
         counts = np.bincount(self.y, minlength=self.n_classes)
         return {name: int(n) for name, n in zip(self.class_names, counts, strict=False)}
+
+    def validated(self) -> Dataset:
+        """Return this dataset after checking features, codes and class names.
+
+        Raises
+        ------
+        DatasetError
+            When a feature is not numeric or not finite, the label codes are
+            not ``0 .. n_classes - 1``, or fewer than two classes have rows.
+        """
+        X = _validate_features(self.name, self.X)
+        y = np.asarray(self.y)
+        codes = np.arange(len(self.class_names))
+        if len(y) != len(X) or not np.isin(y, codes).all():
+            raise DatasetError(
+                f"dataset {self.name!r}: y must hold {len(X)} integer class codes "
+                f"in 0..{len(codes) - 1}, one per row of X, matching class_names "
+                f"{list(self.class_names)}. Build the dataset with "
+                "Dataset.from_frame(name, X, labels)."
+            )
+        if np.unique(y).size < 2:
+            raise DatasetError(
+                f"dataset {self.name!r} has rows of a single class; a "
+                "classification benchmark needs at least two classes."
+            )
+        return replace(self, X=X, y=y.astype(np.int64))
 
     @classmethod
     def from_frame(

@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from benchmark.components import Dataset
-from benchmark.errors import SamplerOutputError, UndefinedMetricError
+from benchmark.errors import DatasetError, SamplerOutputError, UndefinedMetricError
 from benchmark.plugins import Registry, load_registry
 from benchmark.selection import select_features
 from benchmark.tasks import RunConfig, Task, derive_seed, iter_splits
@@ -83,8 +83,22 @@ def worker_registry() -> Registry:
 
 @functools.lru_cache(maxsize=8)
 def load_dataset(name: str, data_dir: str) -> Dataset:
-    """Load a dataset once per process."""
-    return worker_registry().dataset(name).loader(Path(data_dir))
+    """Load a dataset once per process and check what the plugin returned.
+
+    Loaders should build datasets with :meth:`Dataset.from_frame`, which
+    validates them; a dataset built another way is validated here, so bad
+    values fail before any task instead of inside every task.
+    """
+    registry = worker_registry()
+    dataset = registry.dataset(name).loader(Path(data_dir))
+    if not isinstance(dataset, Dataset):
+        plugin = registry.owner("datasets", name)
+        raise DatasetError(
+            f"the loader of dataset {name!r} (plugin {plugin!r}) returned "
+            f"{type(dataset).__name__}, not a benchmark.Dataset; build it with "
+            "Dataset.from_frame(name, X, y)."
+        )
+    return dataset.validated()
 
 
 def _split(

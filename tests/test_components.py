@@ -227,3 +227,24 @@ def test_class_counts_and_task():
     assert dataset.class_counts == {"a": 3, "b": 2, "c": 1}
     assert dataset.n_classes == 3
     assert dataset.task == "multiclass"
+
+
+def test_validated_rejects_text_features_built_directly():
+    X = pd.DataFrame({"gene": ["high", "low", "high", "low"]})
+    dataset = Dataset("direct", X, np.array([0, 1, 0, 1]), ("a", "b"))
+
+    with pytest.raises(DatasetError, match=r"feature column\(s\) 'gene'"):
+        dataset.validated()
+
+
+def test_validated_rejects_codes_outside_class_names():
+    dataset = Dataset("direct", numeric_frame(4), np.array([0, 1, 2, 1]), ("a", "b"))
+
+    with pytest.raises(DatasetError, match=r"integer class codes in 0\.\.1"):
+        dataset.validated()
+
+
+def test_validated_keeps_a_valid_dataset():
+    dataset = Dataset("direct", numeric_frame(4), np.array([0, 1, 0, 1]), ("a", "b"))
+
+    assert dataset.validated().y.tolist() == [0, 1, 0, 1]
