@@ -63,6 +63,15 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _at_least_two(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"cross-validation needs at least 2 folds, got {value}"
+        )
+    return value
+
+
 def _jobs(text: str) -> int | str:
     if text == "auto":
         return text
@@ -109,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[:KEY=VALUE,...]",
         help=f"classifiers (default: {' '.join(DEFAULT_CLASSIFIERS)})",
     )
-    run.add_argument("--folds", type=_positive_int, default=None, help="default: 5")
+    run.add_argument(
+        "--folds", type=_at_least_two, default=None, help="at least 2 (default: 5)"
+    )
     run.add_argument(
         "--repeats",
         type=_positive_int,
@@ -459,6 +470,10 @@ def _run(args: argparse.Namespace, registry: Registry) -> int:
     if notice:
         print(notice)
     _print_summary(summary)
+    # Exit 1 when tasks ran and none succeeded, so scripts notice a run that
+    # produced nothing; partial failures are part of a normal run.
+    if summary.finished and len(summary.failed) == summary.finished:
+        return 1
     return 0
 
 
@@ -518,6 +533,12 @@ def _report(args: argparse.Namespace, registry: Registry) -> int:
     # The diagram comes first, so that a diagram that cannot be drawn fails the
     # command before anything is printed.
     if args.cd_diagram is not None:
+        if not Path(args.cd_diagram).parent.is_dir():
+            raise ConfigurationError(
+                f"cannot write {args.cd_diagram}: folder "
+                f"{Path(args.cd_diagram).parent} does not exist. Create it or "
+                "choose another path."
+            )
         path = write_cd_diagram(boards, args.cd_diagram)
         print(f"critical-difference diagram written to {path}", file=sys.stderr)
     notice = protocol_notice(args.source)

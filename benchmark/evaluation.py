@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,12 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from benchmark.components import Dataset
-from benchmark.errors import DatasetError, SamplerOutputError, UndefinedMetricError
+from benchmark.errors import (
+    BenchError,
+    DatasetError,
+    SamplerOutputError,
+    UndefinedMetricError,
+)
 from benchmark.plugins import Registry, load_registry
 from benchmark.selection import select_features
 from benchmark.tasks import RunConfig, Task, derive_seed, iter_splits
@@ -90,15 +95,24 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     values fail before any task instead of inside every task.
     """
     registry = worker_registry()
-    dataset = registry.dataset(name).loader(Path(data_dir))
+    plugin = registry.owner("datasets", name)
+    try:
+        dataset = registry.dataset(name).loader(Path(data_dir))
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise DatasetError(
+            f"loading dataset {name!r} (plugin {plugin!r}) failed: {exc!r}. The "
+            "plugin's loader raised it; check the dataset's files and the plugin."
+        ) from exc
     if not isinstance(dataset, Dataset):
-        plugin = registry.owner("datasets", name)
         raise DatasetError(
             f"the loader of dataset {name!r} (plugin {plugin!r}) returned "
             f"{type(dataset).__name__}, not a benchmark.Dataset; build it with "
             "Dataset.from_frame(name, X, y)."
         )
-    return dataset.validated()
+    # Results are stored under the registered name, whatever the loader set.
+    return replace(dataset, name=name).validated()
 
 
 def _split(
@@ -331,6 +345,12 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
                 (name, None, f"metric {name!r} (plugin {plugin!r}) failed: {exc!r}")
             )
             continue
+        if not np.isfinite(value):
+            plugin = registry.owner("metrics", name)
+            result.scores.append(
+                (name, None, f"metric {name!r} (plugin {plugin!r}) returned {value}")
+            )
+            continue
         result.scores.append((name, value, ""))
 
 
@@ -404,7 +424,14 @@ def _resample(
 def _full_proba(classifier: Any, X_test: np.ndarray, n_classes: int) -> np.ndarray:
     """Return probabilities with one column per class code, even if a class was
     missing from the training data the classifier saw."""
-    proba = classifier.predict_proba(X_test)
+    proba = np.asarray(classifier.predict_proba(X_test), dtype=np.float64)
+    valid = np.isfinite(proba).all() and proba.min() >= 0 and proba.max() <= 1
+    if not valid or not np.allclose(proba.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError(
+            f"classifier {type(classifier).__name__} returned predict_proba values "
+            "that are not probabilities (NaN, outside [0, 1], or rows not summing "
+            "to 1); scores from them would be meaningless."
+        )
     full = np.zeros((len(X_test), n_classes))
     full[:, np.asarray(classifier.classes_, dtype=int)] = proba
     return full

@@ -113,9 +113,16 @@ def read_scores(source: str | Path) -> pd.DataFrame:
             if source.is_dir()
             else f"scores file {path} not found"
         )
+        hint = ""
+        if source.is_dir() and (source / "results.sqlite").exists():
+            hint = (
+                " The run was stopped before it exported its scores; rerun the same "
+                "`bench run` command with this --output to resume it, which writes "
+                "scores.csv."
+            )
         raise ConfigurationError(
             f"{where}. Pass a run directory written by `bench run` or a CSV file "
-            f"with the columns {', '.join(SCORE_COLUMNS)}."
+            f"with the columns {', '.join(SCORE_COLUMNS)}.{hint}"
         )
     try:
         return validate_scores(_read_csv(path, "scores", SCORE_COLUMNS))

@@ -95,6 +95,62 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# Settings that decide the splits and the features of every task. A run
+# directory holds the results of one such design; samplers, classifiers and
+# datasets may be added to it later.
+DESIGN_FIELDS = ("folds", "repeats", "seed", "n_features", "protocol")
+
+
+def check_same_design(run_dir: Path, config: RunConfig) -> None:
+    """Raise when ``run_dir`` holds a run whose splits or protocol differ."""
+    manifest_path = run_dir / "run.json"
+    if not manifest_path.exists():
+        return
+    try:
+        earlier = json.loads(manifest_path.read_text()).get("config", {})
+    except (OSError, ValueError):
+        return
+    current = config.to_json()
+    changed = [
+        f"{field} {earlier[field]!r} -> {current[field]!r}"
+        for field in DESIGN_FIELDS
+        if field in earlier and earlier[field] != current[field]
+    ]
+    if changed:
+        raise ConfigurationError(
+            f"run directory {run_dir} holds a run with other settings "
+            f"({'; '.join(changed)}); resuming it would mix results from different "
+            "splits. Use another --output, or repeat the earlier settings to "
+            "resume it."
+        )
+
+
+def check_parameters(config: RunConfig, registry: Registry) -> None:
+    """Build every sampler and classifier once, so bad parameters fail up front.
+
+    scikit-learn style estimators also validate their parameter values here;
+    other estimators are only constructed.
+    """
+    for kind, choices, lookup in (
+        ("sampler", config.samplers, registry.sampler),
+        ("classifier", config.classifiers, registry.classifier),
+    ):
+        for choice in choices:
+            spec = lookup(choice.name)
+            params = {**spec.params, **choice.params}
+            try:
+                estimator = spec.factory(random_state=0, **params)
+                if hasattr(estimator, "_parameter_constraints"):
+                    estimator._validate_params()
+            except Exception as exc:  # noqa: BLE001 - reported with the parameters
+                raise ConfigurationError(
+                    f"{kind} {choice.label!r} cannot be built with parameters "
+                    f"{params}: {exc}. Check the parameter names and values, for "
+                    f"example with `bench list {kind}s` and the {kind}'s "
+                    "documentation."
+                ) from exc
+
+
 def check_files(registry: Registry, names: list[str], data_dir: Path) -> None:
     """Raise one error listing every selected dataset whose files are missing."""
     problems = []
@@ -225,9 +281,11 @@ def run_benchmark(
     execution = execution or ExecutionOptions()
     started = time.perf_counter()
     run_dir = Path(run_dir)
+    check_same_design(run_dir, config)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     names = list(config.datasets)
+    check_parameters(config, registry)
     check_files(registry, names, config.data_dir)
     datasets = _load_datasets(names, config)
     check_datasets(datasets, config)

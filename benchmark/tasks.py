@@ -194,20 +194,23 @@ def iter_splits(
 def check_datasets(datasets: Mapping[str, Dataset], config: RunConfig) -> None:
     """Raise before dispatch when a dataset cannot be split into the folds."""
     for dataset in datasets.values():
-        for class_name, count in dataset.class_counts.items():
-            if count < config.folds:
-                if count >= 2:
-                    advice = f"Use --folds {count} or fewer, or leave the dataset out."
-                else:
-                    advice = (
-                        "A class of one sample cannot be cross-validated: leave the "
-                        "dataset out, or merge or drop that class in its plugin."
-                    )
-                raise DatasetError(
-                    f"dataset {dataset.name!r}: class {class_name!r} has {count} "
-                    f"sample(s), fewer than --folds {config.folds}, so stratified "
-                    f"cross-validation cannot place it in every fold. {advice}"
-                )
+        counts = dataset.class_counts
+        class_name = min(counts, key=counts.get)
+        count = counts[class_name]
+        if count >= config.folds:
+            continue
+        if count >= 2:
+            advice = f"Use --folds {count} or fewer, or leave the dataset out."
+        else:
+            advice = (
+                "A class of one sample cannot be cross-validated: leave the "
+                "dataset out, or merge or drop that class in its plugin."
+            )
+        raise DatasetError(
+            f"dataset {dataset.name!r}: class {class_name!r} has {count} "
+            f"sample(s), fewer than --folds {config.folds}, so stratified "
+            f"cross-validation cannot place it in every fold. {advice}"
+        )
 
 
 def check_samplers(

@@ -202,3 +202,37 @@ def test_plots_option_saves_training_curves(
     assert code == 0
     plots = sorted(path.name for path in (tmp_path / "plots").iterdir())
     assert plots == [f"gse7390__leo-cvae_epochs=5__r0f{fold}.png" for fold in range(3)]
+
+
+def test_resume_with_other_splits_is_refused(
+    finished_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--samplers", "none", *FAST, "--seed", "7"]
+    code, _, err = run_cli([*argv, "--output", str(finished_run)], capsys)
+    assert code == 2
+    assert "holds a run with other settings (seed 42 -> 7)" in err
+
+
+def test_unknown_sampler_parameter_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--samplers", "smote:bogus=1", *FAST, "--output", str(tmp_path)]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2
+    assert "sampler 'smote:bogus=1' cannot be built" in err
+    assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_invalid_sampler_value_fails_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--samplers", "smote:k_neighbors=0", *FAST]
+    code, _, err = run_cli([*argv, "--output", str(tmp_path)], capsys)
+    assert code == 2
+    assert "k_neighbors" in err
+    assert not (tmp_path / "results.sqlite").exists()
+
+
+def test_one_fold_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--folds", "1", "--output", str(tmp_path)])

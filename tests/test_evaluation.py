@@ -447,3 +447,27 @@ def test_same_task_gives_identical_scores(worker_registry, binary_dataset, class
     assert first.status == "ok", first.error
     assert first.scores == second.scores
     assert first.n_resampled == second.n_resampled
+
+
+def test_non_probability_output_fails_the_task(worker_registry, binary_dataset):
+    class Broken:
+        classes_ = np.array([0, 1])
+
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), 2), np.nan)
+
+    result_registry = worker_registry
+    spec = result_registry.classifiers["logreg"]
+    result_registry.classifiers["logreg"] = type(spec)(
+        name="logreg", factory=lambda random_state=None, **p: Broken(), description=""
+    )
+    try:
+        result = run_first_task(binary_dataset, make_config("none"))
+    finally:
+        result_registry.classifiers["logreg"] = spec
+
+    assert result.status == "failed"
+    assert "not probabilities" in result.error

@@ -210,20 +210,23 @@ def test_locked_run_directory_is_rejected(full_registry, tmp_path: Path) -> None
 def test_soft_timeout_records_failure_and_run_goes_on(
     full_registry, tmp_path: Path
 ) -> None:
-    # A forest of 200000 trees takes minutes; the others take a moment.
+    # A forest of 200000 trees takes minutes; the others take a moment. The
+    # limit leaves room for a worker's first task, which imports torch.
     config = make_config(["none"], ["logreg", "rf:n_estimators=200000"], folds=2)
-    execution = ExecutionOptions(n_jobs=2, timeout=3)
+    execution = ExecutionOptions(n_jobs=2, timeout=10)
     summary = run_benchmark(config, full_registry, tmp_path, execution=execution)
 
     assert {r.classifier for r in summary.failed} == {"rf:n_estimators=200000"}
     for result in summary.failed:
-        assert result.error == "TaskTimeout: timed out after 3 s"
+        # On a busy machine the parent's hard limit may end the task first,
+        # which appends how the worker was stopped.
+        assert result.error.startswith("TaskTimeout: timed out after 10 s")
         assert "forest" in result.traceback
     outcomes = attempts(tmp_path)["outcome"]
-    assert set(outcomes) == {"finished"}
+    assert set(outcomes) <= {"finished", "timed out"}
     failures = pd.read_csv(tmp_path / "failures.csv")
     assert len(failures) == 2
-    assert failures["error"].str.contains("timed out after 3 s").all()
+    assert failures["error"].str.contains("timed out after 10 s").all()
 
 
 def ignore_time_limit(task, columns, *, device, threads, timeout):
