@@ -153,8 +153,9 @@ class BlockMatrix:
         Two candidates are compared. One keeps every sampler and drops each
         block with a missing score. The other drops lines greedily: while a
         score is missing, it drops the block or sampler with the most missing
-        scores, where a tie goes to a block before a sampler, then to the
-        first name in sorted order. The sampler ``keep`` is never dropped.
+        scores, where a tie goes to the line with fewer scores in all (so one
+        failing sampler is dropped before the only dataset), then to a block
+        before a sampler, then to the first name in sorted order. The sampler ``keep`` is never dropped.
         The candidate with more scores wins, and on a tie the first one, which
         keeps every sampler.
 
@@ -187,16 +188,17 @@ class BlockMatrix:
         """Return the samplers left after greedily dropping the most missing lines."""
         missing = self.values.isna()
         while missing.to_numpy().any():
+            n_blocks, n_samplers = missing.shape
             candidates = [
-                (-int(n), 0, str(label), "block", label)
+                (-int(n), n_samplers, 0, str(label), "block", label)
                 for label, n in missing.sum(axis=1).items()
             ]
             candidates += [
-                (-int(n), 1, str(sampler), "sampler", sampler)
+                (-int(n), n_blocks, 1, str(sampler), "sampler", sampler)
                 for sampler, n in missing.sum(axis=0).items()
                 if sampler != keep
             ]
-            *_, kind, label = min(candidates, key=lambda c: c[:3])
+            *_, kind, label = min(candidates, key=lambda c: c[:4])
             if kind == "block":
                 missing = missing.drop(index=[label])
             else:

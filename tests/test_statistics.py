@@ -754,21 +754,23 @@ def test_submatrix_drops_sampler_failing_often() -> None:
 
 
 def test_submatrix_drops_dataset_missing_often() -> None:
+    # d2 misses most scores and goes first. Then d4 and s5 miss one score
+    # each, and dropping s5 loses fewer scores (4 against 5), which keeps
+    # 4 x 5 = 20 scores instead of the 3 x 6 = 18 of dropping every block.
     missing = [("d2", f"s{j}") for j in range(4)] + [("d4", "s5")]
     values, dropped, dropped_samplers = missing_matrix(missing).complete_submatrix()
-    assert dropped["dataset"].tolist() == ["d2", "d4"]
-    assert list(values.columns) == [f"s{j}" for j in range(6)]
-    assert values.shape == (3, 6)
-    assert dropped_samplers.empty
+    assert dropped["dataset"].tolist() == ["d2"]
+    assert dropped_samplers["sampler"].tolist() == ["s5"]
+    assert values.shape == (4, 5)
 
 
 def test_submatrix_ties_are_deterministic() -> None:
-    # Dropping d1 or s2 both remove the single missing cell. The rule prefers
-    # the dataset, and both candidates keep 4 x 6 cells, so the first wins.
+    # Dropping d1 or s2 both remove the single missing cell; s2 holds fewer
+    # scores (5 against 6), so dropping it keeps 5 x 5 = 25 scores.
     matrix = missing_matrix([("d1", "s2")])
     values, dropped, dropped_samplers = matrix.complete_submatrix()
-    assert dropped["dataset"].tolist() == ["d1"]
-    assert dropped_samplers.empty
+    assert dropped.empty
+    assert dropped_samplers["sampler"].tolist() == ["s2"]
     # Two samplers with two missing cells each, on different datasets: the
     # greedy pass drops s1 before s3 by name, then s3, and keeps 5 x 4 cells.
     matrix = missing_matrix(
