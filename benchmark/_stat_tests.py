@@ -155,8 +155,8 @@ class BlockMatrix:
         score is missing, it drops the block or sampler with the most missing
         scores, where a tie goes to the line with fewer scores in all (so one
         failing sampler is dropped before the only dataset), then to a block
-        before a sampler, then to the first name in sorted order. The sampler ``keep`` is never dropped.
-        The candidate with more scores wins, and on a tie the first one, which
+        before a sampler, then to the first name in sorted order. The sampler
+        ``keep`` is never dropped. The candidate with more scores wins, and on a tie the first one, which
         keeps every sampler.
 
         Returns the kept scores, the dropped blocks with a ``reason`` each, and
