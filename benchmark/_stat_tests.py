@@ -156,8 +156,8 @@ class BlockMatrix:
         scores, where a tie goes to the line with fewer scores in all (so one
         failing sampler is dropped before the only dataset), then to a block
         before a sampler, then to the first name in sorted order. The sampler
-        ``keep`` is never dropped. The candidate with more scores wins, and on a tie the first one, which
-        keeps every sampler.
+        ``keep`` is never dropped. The candidate with more scores wins, and on
+        a tie the first one, which keeps every sampler.
 
         Returns the kept scores, the dropped blocks with a ``reason`` each, and
         the dropped samplers as ``sampler`` and ``reason`` columns.
