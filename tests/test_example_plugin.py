@@ -158,7 +158,7 @@ def test_installed_example_runs_with_bench(tmp_path):
     assert SAMPLER in samplers
     plugin_row = next(line for line in plugins.splitlines() if "bench-example" in line)
     assert plugin_row.split()[:3] == ["bench-example", "bench-example-plugin", "0.1.0"]
-    assert f"samplers: {SAMPLER}; datasets: {DATASET}" in plugin_row
+    assert f"1 samplers: {SAMPLER}; 1 datasets: {DATASET}" in plugin_row
     scores = pd.read_csv(run_dir / "scores.csv")
     assert set(scores["sampler"]) == {SAMPLER}
     assert scores["value"].notna().any()
