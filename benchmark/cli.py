@@ -354,7 +354,7 @@ def _print_list(registry: Registry, kind: str, data_dir: Path) -> None:
     rows = []
     if kind == "datasets":
         for spec in registry.datasets.values():
-            status = "embedded"
+            status = "none needed"
             if spec.missing_files is not None:
                 missing = spec.missing_files(data_dir)
                 status = f"missing {', '.join(missing)}" if missing else "found"
