@@ -483,9 +483,15 @@ def _print_summary(summary) -> None:
         if summary.retried
         else ""
     )
+    skipped = f"{summary.skipped} skipped as already done"
+    if summary.skipped_failed:
+        skipped = (
+            f"{summary.skipped} skipped as already done ({summary.skipped_failed} of "
+            "them failed earlier; --retry-failed runs those again)"
+        )
     print(
-        f"\n{summary.finished} task(s) run{retried}, {summary.skipped} skipped as "
-        f"already done, {len(summary.failed)} failed, in {summary.seconds:.0f} s. "
+        f"\n{summary.finished} task(s) run{retried}, {skipped}, "
+        f"{len(summary.failed)} failed, in {summary.seconds:.0f} s. "
         f"Results: {summary.run_dir}",
     )
     if summary.failed:

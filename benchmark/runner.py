@@ -82,6 +82,8 @@ class RunSummary:
     noted: list[TaskResult] = field(default_factory=list)
     retried: int = 0
     seconds: float = 0.0
+    # Of the skipped tasks, those that failed in an earlier run.
+    skipped_failed: int = 0
 
 
 def package_versions() -> dict[str, str]:
@@ -308,6 +310,9 @@ def run_benchmark(
         done = store.keys("ok") | (set() if retry_failed else store.keys("failed"))
         pending = [task for task in tasks if task.key not in done]
         summary = RunSummary(run_dir, len(tasks), len(tasks) - len(pending), 0)
+        if not retry_failed:
+            earlier_failures = store.keys("failed")
+            summary.skipped_failed = sum(t.key in earlier_failures for t in tasks)
         if summary.skipped:
             logger.info("skipping %d task(s) already in %s", summary.skipped, run_dir)
 

@@ -236,3 +236,16 @@ def test_invalid_sampler_value_fails_before_training(
 def test_one_fold_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         main(["run", "--folds", "1", "--output", str(tmp_path)])
+
+
+def test_resume_counts_earlier_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--samplers", "smote:k_neighbors=60", *FAST]
+    argv += ["--output", str(tmp_path)]
+    with pytest.warns(Warning, match="needs at least 61 rows"):
+        run_cli(argv, capsys)
+    with pytest.warns(Warning, match="needs at least 61 rows"):
+        code, out, _ = run_cli(argv, capsys)
+    assert code == 0
+    assert "3 skipped as already done (3 of them failed earlier" in out
