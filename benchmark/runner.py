@@ -128,7 +128,7 @@ def check_same_design(run_dir: Path, config: RunConfig) -> None:
 
 
 def check_parameters(config: RunConfig, registry: Registry) -> None:
-    """Build every sampler and classifier once, so bad parameters fail up front.
+    """Build each sampler and classifier the user set parameters for, up front.
 
     scikit-learn style estimators also validate their parameter values here;
     other estimators are only constructed.
@@ -138,6 +138,10 @@ def check_parameters(config: RunConfig, registry: Registry) -> None:
         ("classifier", config.classifiers, registry.classifier),
     ):
         for choice in choices:
+            # Only parameters the user set can be wrong; building every
+            # component would also import torch for nothing on a resume.
+            if not choice.params:
+                continue
             spec = lookup(choice.name)
             params = {**spec.params, **choice.params}
             try:
