@@ -153,9 +153,9 @@ class BlockMatrix:
         Two candidates are compared. One keeps every sampler and drops each
         block with a missing score. The other drops lines greedily: while a
         score is missing, it drops the block or sampler with the most missing
-        scores, where a tie goes to the line with fewer scores in all (so one
-        failing sampler is dropped before the only dataset), then to a block
-        before a sampler, then to the first name in sorted order. The sampler
+        scores. A tie goes to the line with fewer scores in all, so one
+        failing sampler is dropped before the only dataset. A remaining tie
+        goes to a block before a sampler, then to the first name in order. The sampler
         ``keep`` is never dropped. The candidate with more scores wins, and on
         a tie the first one, which keeps every sampler.
 

@@ -338,7 +338,8 @@ def make_config(args: argparse.Namespace, registry: Registry) -> RunConfig:
             )
         ),
         folds=args.folds or quick.get("folds", 5),
-        # The paper reports one 5-fold split; the default protocol repeats it.
+        # The LEO-CVAE paper (arXiv:2509.25334) reports one 5-fold split, and
+        # the default protocol repeats it.
         repeats=args.repeats
         or quick.get("repeats", 1 if args.protocol == "paper" else 2),
         seed=args.seed,

@@ -73,7 +73,7 @@ class MetricSpec:
     ``y_proba`` of shape (n_samples, n_classes), and the code of the positive
     class for binary tasks. It returns a float, or raises
     :class:`~benchmark.errors.UndefinedMetricError` with the reason when the
-    metric has no value on that fold. ``tasks`` says which of ``"binary"`` and
+    metric has no value on that fold. ``tasks`` lists which of ``"binary"`` and
     ``"multiclass"`` the metric applies to.
     """
 
@@ -219,7 +219,7 @@ class DatasetSpec:
     the dataset can also be selected. ``missing_files(data_dir)`` returns the
     names of required files that are absent, so a run fails before any
     training when data is missing. ``shape`` and ``class_counts`` describe the
-    data without loading it, where the plugin knows them.
+    data without loading it, when the plugin can give them.
     """
 
     name: str

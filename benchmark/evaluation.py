@@ -1,6 +1,6 @@
 """Run one task: select features, scale, resample and fit inside a training fold.
 
-The test fold is never resampled and no fitted step sees it. The order of the
+The test fold is never resampled and no fitted step uses it. The order of the
 steps depends on the protocol:
 
 ``default``
@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class TaskResult:
-    """What a worker sends back for one task, whether it succeeded or not."""
+    """The outcome of one task as a worker returns it, success or failure."""
 
     key: str
     dataset: str
@@ -91,7 +91,7 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     """Load a dataset once per process and check what the plugin returned.
 
     Loaders should build datasets with :meth:`Dataset.from_frame`, which
-    validates them; a dataset built another way is validated here, so bad
+    validates them. A dataset built another way is validated here, so bad
     values fail before any task instead of inside every task.
     """
     registry = worker_registry()
@@ -118,12 +118,10 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
 def _split(
     dataset: Dataset, config: RunConfig, repeat: int, fold: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    splits = _splits(dataset.name, str(config.data_dir), *_split_key(config))
+    splits = _splits(
+        dataset.name, str(config.data_dir), config.folds, config.repeats, config.seed
+    )
     return splits[(repeat, fold)]
-
-
-def _split_key(config: RunConfig) -> tuple[int, int, int]:
-    return config.folds, config.repeats, config.seed
 
 
 @functools.lru_cache(maxsize=8)
@@ -355,7 +353,7 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
 
 
 def _save_training_plot(sampler: Any, task: Task, result: TaskResult) -> None:
-    """Save the sampler's training curves when the run asks for plots."""
+    """Save the sampler's training curves when the run was started with --plots."""
     plots_dir = task.config.plots_dir
     save = getattr(sampler, "save_training_plot", None)
     if plots_dir is None or not callable(save):

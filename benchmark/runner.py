@@ -72,7 +72,7 @@ VERSIONED_PACKAGES = (
 
 @dataclass
 class RunSummary:
-    """What a finished run did, for the command line to print."""
+    """Counts and failures of a finished run, for the command line to print."""
 
     run_dir: Path
     total: int
@@ -98,13 +98,13 @@ def package_versions() -> dict[str, str]:
 
 
 # Settings that decide the splits and the features of every task. A run
-# directory holds the results of one such design; samplers, classifiers and
+# directory contains the results of one such design. Samplers, classifiers and
 # datasets may be added to it later.
 DESIGN_FIELDS = ("folds", "repeats", "seed", "n_features", "protocol")
 
 
 def check_same_design(run_dir: Path, config: RunConfig) -> None:
-    """Raise when ``run_dir`` holds a run whose splits or protocol differ."""
+    """Raise when ``run_dir`` contains a run whose splits or protocol differ."""
     manifest_path = run_dir / "run.json"
     if not manifest_path.exists():
         return

@@ -204,7 +204,7 @@ class ResultStore:
     def scores_frame(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
         """Return the tidy score table: one row per task and metric.
 
-        Columns are :data:`SCORE_COLUMNS` plus ``note``, which holds the reason
+        Columns are :data:`SCORE_COLUMNS` plus ``note``, which contains the reason
         when ``value`` is missing because the metric is undefined on that fold.
         """
         frame = pd.read_sql_query(

@@ -1,7 +1,7 @@
 """Turn a run configuration into tasks, and check them before dispatch.
 
 A task is one (dataset, sampler, classifier, repeat, fold) cell. Every sampler
-sees the same splits of a dataset (a paired design), and every task's seed is
+gets the same splits of a dataset (a paired design), and every task's seed is
 derived from the run seed and the task's identity, so a result does not depend
 on the order or the process in which tasks run.
 """
@@ -220,7 +220,7 @@ def check_samplers(
 
     A sampler may need more rows of a class than a training fold holds, such as
     SMOTE with ``k_neighbors + 1``. Those tasks still run and are recorded as
-    failed with the reason; this check only says so before the run starts.
+    failed with the reason. This check only warns before the run starts.
     Returns the warning messages.
     """
     messages = []

@@ -205,7 +205,8 @@ def load_adni(
         **PROVENANCE,
         "accession": f"{inputs.expression.name}, {inputs.adnimerge.name}, "
         f"{inputs.dxsum.name}",
-        "label_definition": "ADNIMERGE DX at the visit of the blood sample (CN, MCI, Dementia). "
+        "label_definition": "ADNIMERGE DX at the visit of the blood sample "
+        "(CN, MCI, Dementia). "
         "ADNI2 raw visit codes are mapped to VISCODE2 through DXSUM_PDXCONV_ADNIALL.",
         "dropped": format_counts(found.dropped),
         "screening visits labelled with the baseline DX": str(found.n_screening),

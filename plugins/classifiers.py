@@ -1,4 +1,4 @@
-"""Built-in classifiers: the paper's MLP, logistic regression and a random forest."""
+"""Built-in classifiers: the LEO-CVAE paper's MLP, logistic regression, a forest."""
 
 from __future__ import annotations
 

@@ -37,8 +37,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     (hidden, n_classes), trained with cross-entropy, Adam, gradient-norm
     clipping and a learning rate reduced on plateaus of the validation AUC.
     Early stopping watches the ROC AUC (micro-averaged one-vs-rest for more
-    than two classes) on ``validation_fraction`` of the training data, which is
-    split off stratified; the test fold is never seen. The weights of the best
+    than two classes) on ``validation_fraction`` of the training data, split
+    off stratified. The test fold is never used. The weights of the best
     validation epoch are restored from a deep copy.
 
     When a class has fewer than two rows the validation split is impossible;

@@ -765,7 +765,7 @@ def test_submatrix_drops_dataset_missing_often() -> None:
 
 
 def test_submatrix_ties_are_deterministic() -> None:
-    # Dropping d1 or s2 both remove the single missing cell; s2 holds fewer
+    # Dropping d1 or s2 both remove the single missing cell; s2 contains fewer
     # scores (5 against 6), so dropping it keeps 5 x 5 = 25 scores.
     matrix = missing_matrix([("d1", "s2")])
     values, dropped, dropped_samplers = matrix.complete_submatrix()
