@@ -53,6 +53,7 @@ __all__ = [
     "NumpyTrainer",
     "fused_adam_available",
     "make_adam",
+    "batch_blocks",
     "mask_widths",
 ]
 
@@ -363,6 +364,24 @@ class NumpyCVAE:
             np.multiply(self.grad, scale, out=self.grad)
 
 
+def batch_blocks(flat: np.ndarray, batch_sizes, widths) -> list[list[np.ndarray]]:
+    """Return ``(width, size)`` views into ``flat``, one per batch and width.
+
+    The blocks lie one after the other, batch by batch and, within a batch,
+    in the order of ``widths``. This is the layout of ``EpochNoise.keep_flat``
+    and of the training part of ``EpochNoise.eps_flat``.
+    """
+    blocks = []
+    offset = 0
+    for size in batch_sizes:
+        layers = []
+        for width in widths:
+            layers.append(flat[offset : offset + width * size].reshape(width, size))
+            offset += width * size
+        blocks.append(layers)
+    return blocks
+
+
 class EpochNoise:
     """Buffers for the dropout masks and latent draws of one epoch.
 
@@ -384,20 +403,11 @@ class EpochNoise:
         self.eps_flat = np.empty((n_train + n_val) * latent_dim, dtype=FLOAT)
         # The masks and draws are stored feature-major, as the passes read
         # them, and the public views are their transposes.
-        self.keep_t = []
-        self.eps_t = []
-        keep_offset = eps_offset = 0
-        for size in self.batch_sizes:
-            masks = []
-            for width in self.widths:
-                block = self.keep_flat[keep_offset : keep_offset + width * size]
-                masks.append(block.reshape(width, size))
-                keep_offset += width * size
-            self.keep_t.append(masks)
-            block = self.eps_flat[eps_offset : eps_offset + latent_dim * size]
-            self.eps_t.append(block.reshape(latent_dim, size))
-            eps_offset += latent_dim * size
-        self.val_eps_t = self.eps_flat[eps_offset:].reshape(latent_dim, n_val)
+        self.keep_t = batch_blocks(self.keep_flat, self.batch_sizes, self.widths)
+        eps_blocks = batch_blocks(self.eps_flat, self.batch_sizes, (latent_dim,))
+        self.eps_t = [blocks[0] for blocks in eps_blocks]
+        val_eps_flat = self.eps_flat[n_train * latent_dim :]
+        self.val_eps_t = val_eps_flat.reshape(latent_dim, n_val)
         self.keep = [[mask.T for mask in masks] for masks in self.keep_t]
         self.eps = [block.T for block in self.eps_t]
         self.val_eps = self.val_eps_t.T
@@ -410,11 +420,11 @@ class DropoutNoise:
     ``round(p * 2**32)`` for dropout probability ``p``, so it is kept with
     probability 0.9 to within 1e-10. ``eps`` is standard normal. The bits come
     from NumPy's SFC64 and the normal draws from a ``torch.Generator``, both
-    seeded from ``seed`` through a ``numpy.random.SeedSequence``. Per epoch of
-    the benchmark in ``benchmarks/bench_leo_cvae_epoch.py`` these are the
-    cheapest bulk draws we measured: 32-bit draws cost half as much as float32
-    uniforms, SFC64 bits 30 % less than PCG64 bits, and ``Tensor.normal_``
-    less than half as much as NumPy's ``standard_normal``.
+    seeded from ``seed`` through a ``numpy.random.SeedSequence``. These were
+    the cheapest bulk draws measured for an epoch of
+    ``benchmarks/bench_leo_cvae_epoch.py``. 32-bit draws cost half as much as
+    float32 uniforms, SFC64 bits 30 % less than PCG64 bits, and
+    ``Tensor.normal_`` less than half as much as NumPy's ``standard_normal``.
     """
 
     _threshold = np.uint32(round(DROPOUT * 2**32))
@@ -440,8 +450,8 @@ class ModuleOrderNoise:
 
     For each batch it draws the four dropout masks and ``eps`` from torch's
     global generator in the order the module's forward pass draws them, then
-    ``eps`` of the validation pass. The NumPy engine then sees the masks and
-    ``eps`` that autograd training of the module would see after the same
+    ``eps`` of the validation pass. The NumPy engine then uses the masks and
+    ``eps`` that autograd training of the module would draw after the same
     ``torch.manual_seed``.
     """
 
@@ -488,21 +498,18 @@ class NumpyTrainer:
 
         # The [w, x, onehot, 1] rows of every training row, for np.take.
         self._source = self._data_rows(train_inputs, train_weights)
-        scratch = {}
-        mask_rows = sum(network.widths)
         keep_half = np.empty(len(self.noise.keep_flat), dtype=FLOAT)
         keep_mid = np.empty_like(keep_half)
         self._keep_flat_gains = keep_half, keep_mid
+        half_blocks = batch_blocks(keep_half, batch_sizes, network.widths)
+        mid_blocks = batch_blocks(keep_mid, batch_sizes, network.widths)
+        scratch = {}
         self.passes = []
-        offset = 0
         for b, size in enumerate(batch_sizes):
             if size not in scratch:
                 scratch[size] = _scratch(network, size)
-            masks = [
-                self._split_masks(flat, offset, size) for flat in (keep_half, keep_mid)
-            ]
-            offset += mask_rows * size
-            p = _Pass(network, self._empty_data(size), *masks, scratch[size])
+            data = self._empty_data(size)
+            p = _Pass(network, data, half_blocks[b], mid_blocks[b], scratch[size])
             p.eps = self.noise.eps_t[b]
             self.passes.append(p)
 
@@ -527,14 +534,6 @@ class NumpyTrainer:
         return np.empty(
             (self._source.shape[0] + self.network.latent_dim, n), dtype=FLOAT
         )
-
-    def _split_masks(self, flat: np.ndarray, offset: int, n: int) -> list[np.ndarray]:
-        # The (width, n) blocks of one pass in the flat mask layout of EpochNoise.
-        masks = []
-        for width in self.network.widths:
-            masks.append(flat[offset : offset + width * n].reshape(width, n))
-            offset += width * n
-        return masks
 
     def prepare_epoch(self, permutation: torch.Tensor) -> None:
         """Copy the batches cut from ``permutation`` into the passes and draw
