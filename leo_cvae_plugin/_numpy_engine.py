@@ -204,7 +204,7 @@ class NumpyCVAE:
             (layers[1], everything, model.encoder[3], np.arange(hidden), hidden),
             (layers[2], slice(0, z), model.mu_head, np.arange(half), half),
             (layers[2], slice(z, 2 * z), model.logvar_head, np.arange(half), half),
-            # torch's decoder input is [z, onehot]; ours is [onehot, 1, z].
+            # torch's decoder input is [z, onehot], and ours is [onehot, 1, z].
             (
                 layers[3],
                 everything,
@@ -234,8 +234,9 @@ class NumpyCVAE:
         # LeakyReLU followed by dropout is pre * gain. gain is the mask value
         # times the LeakyReLU slope at pre, and also the derivative of the
         # layer's output with respect to pre, which the backward pass needs.
-        # copysign gives the slope of a positive input to +0.0 as well, where
-        # torch uses the negative slope, but both give an output of 0 there.
+        # At pre == +0.0, copysign picks the positive slope where torch's
+        # LeakyReLU picks the negative one. The output is 0 either way, and only
+        # the gradient at that exact value differs.
         pre, gain = p.pre[index], p.gain[index]
         np.dot(layer, inputs, out=pre)
         np.copysign(p.keep_half[index], pre, out=gain)
