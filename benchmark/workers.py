@@ -109,6 +109,24 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
+def death_advice(exitcode: int | None) -> str:
+    """Return what to check after a worker process died with ``exitcode``."""
+    if exitcode == -signal.SIGKILL:
+        return (
+            "A worker killed with SIGKILL has usually run out of memory: check the "
+            "kernel log (dmesg) and lower --n-jobs or --gpu-jobs-per-device."
+        )
+    if exitcode is not None and exitcode < 0:
+        return (
+            "A signal other than SIGKILL usually means a crash in compiled code, "
+            "such as a segmentation fault in a sampler's or classifier's library."
+        )
+    return (
+        "The worker ended without reporting a result, which happens when code in "
+        "the task calls os._exit or a compiled library exits the process."
+    )
+
+
 # --- The worker process ---------------------------------------------------------
 
 
@@ -432,11 +450,11 @@ class LocalPool:
     @staticmethod
     def _give_up(slot: _Slot, task: Task, reason: str, attempts: int) -> Finished:
         device, worker = slot.device, slot.worker
+        exitcode = slot.process.exitcode if slot.process is not None else None
         slot.discard()
         error = (
-            f"WorkerDied: {reason}, on {attempts} of {MAX_ATTEMPTS} attempts. A "
-            "worker killed by the operating system has usually run out of memory: "
-            "check the kernel log (dmesg) and lower --n-jobs or --gpu-jobs-per-device."
+            f"WorkerDied: {reason}, on {attempts} of {MAX_ATTEMPTS} attempts. "
+            f"{death_advice(exitcode)}"
         )
         return Finished(task, failed_result(task, device, error, worker), "died")
 

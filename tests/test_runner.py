@@ -322,8 +322,46 @@ def test_killed_workers_are_retried_then_failed(full_registry, tmp_path: Path) -
     assert failed.key == second
     assert failed.error.startswith("WorkerDied: worker process ")
     assert "died (signal SIGKILL) while running the task, on 2 of 2" in failed.error
+    assert "run out of memory" in failed.error
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores[scores["metric"] == "auc"].shape[0] == 2
+
+
+def exit_without_result(task, columns, *, device, threads, timeout):
+    """Stand in for a library that ends the process itself on fold 0."""
+    if task.fold == 0:
+        os._exit(3)
+    return execute_task(task, columns, device=device, threads=threads, timeout=timeout)
+
+
+def test_worker_exit_code_gets_its_own_advice(full_registry) -> None:
+    config = make_config(["none"], ["logreg"])
+    tasks = build_tasks(config, ["gse7390"])
+    columns = {("gse7390", 0, fold): list(range(64)) for fold in range(3)}
+    placement = Placement(tasks, lambda task: False, (), 2, 1)
+    with workers.LocalPool(placement.slots, ExecutionOptions(n_jobs=2)) as pool:
+        stream = pool.run(placement, columns, function=exit_without_result)
+        events = [event for event in stream if isinstance(event, Finished)]
+
+    by_fold = {event.task.fold: event for event in events}
+    error = by_fold[0].result.error
+    assert "died (exit code 3)" in error
+    assert "os._exit" in error
+    assert "memory" not in error
+    assert by_fold[1].result.status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "expected"),
+    [
+        (-signal.SIGKILL, "run out of memory"),
+        (-signal.SIGSEGV, "crash in compiled code"),
+        (1, "os._exit"),
+        (None, "os._exit"),
+    ],
+)
+def test_death_advice_by_exit_code(exitcode, expected) -> None:
+    assert expected in workers.death_advice(exitcode)
 
 
 # Interrupting and killing a real run
