@@ -20,11 +20,19 @@ from leo_cvae_plugin._network import ConditionalVAE
 from leo_cvae_plugin._sampler import draw_seeds, generate
 from leo_cvae_plugin._training import (
     HISTORY_COLUMNS,
+    NonFiniteLossError,
     TrainingSettings,
     train_network,
 )
 
 __all__ = ["LEOCVAE", "resolve_device"]
+
+# Reconstruction weights above this make a non-finite loss more likely to come
+# from gamma than from the data, so the error then names gamma. The default
+# gamma of 2.5 gives weights of a few hundred at most for class ratios up to
+# 1:50 (an estimate from c_j <= N / (C N_j) and (1 + H)^2.5 <= 2^2.5 for two
+# classes).
+LARGE_WEIGHT = 1e6
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -36,8 +44,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     Raises
     ------
     ValueError
-        When the name is not a torch device, or names CUDA while
-        ``torch.cuda.is_available()`` is False.
+        When the name is not a torch device, names a device type other than
+        the CPU and CUDA, or names CUDA while ``torch.cuda.is_available()`` is
+        False.
     """
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -48,6 +57,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
             f"device={device!r} is not a valid torch device. Use 'auto', 'cpu', "
             "'cuda' or 'cuda:<index>'."
         ) from exc
+    if resolved.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device={device!r} is not supported: LEOCVAE trains on the CPU or on "
+            "CUDA. Use 'auto', 'cpu', 'cuda' or 'cuda:<index>'."
+        )
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device={device!r} requested, but torch.cuda.is_available() is False "
@@ -301,6 +315,13 @@ class LEOCVAE(BaseOverSampler):
             self.gamma,
             self.entropy_weighted_loss,
         )
+        max_weight = float(weights.max())
+        if not max_weight <= float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"gamma={self.gamma} gives reconstruction weights up to "
+                f"{max_weight:.3g}, beyond the float32 range (about 3.4e38) that "
+                "LEOCVAE trains in. Use a smaller gamma (the default is 2.5)."
+            )
         train_rows, val_rows = self._split_rows(y_codes, split_seed)
         self.validation_size_ = len(val_rows)
 
@@ -310,9 +331,18 @@ class LEOCVAE(BaseOverSampler):
         cuda_devices = [_cuda_index(device)] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(torch_seed)
-            model = self._train(
-                inputs, weights, train_rows, val_rows, device, shuffle_seed
-            )
+            try:
+                model = self._train(
+                    inputs, weights, train_rows, val_rows, device, shuffle_seed
+                )
+            except NonFiniteLossError as exc:
+                if max_weight <= LARGE_WEIGHT:
+                    raise
+                raise NonFiniteLossError(
+                    f"{exc} The largest reconstruction weight is {max_weight:.3g} "
+                    f"(gamma={self.gamma}), so a smaller gamma may keep the loss "
+                    "finite."
+                ) from exc
             synthetic = self._generate(
                 model, inputs, y_codes, codes, targets, device, choice_seed
             )
@@ -322,9 +352,16 @@ class LEOCVAE(BaseOverSampler):
                 "LEO-CVAE decoded non-finite values although training losses were "
                 "finite. Standardise the features or lower learning_rate."
             )
+        with np.errstate(over="ignore"):
+            synthetic = synthetic.astype(X.dtype, copy=False)
+        if not np.isfinite(synthetic).all():
+            raise FloatingPointError(
+                f"LEO-CVAE decoded values beyond the range of X's dtype {X.dtype}. "
+                "Pass X as float32 or float64."
+            )
 
         self.model_ = model.cpu()
-        X_resampled = np.vstack([X, synthetic.astype(X.dtype, copy=False)])
+        X_resampled = np.vstack([X, synthetic])
         y_resampled = np.concatenate([y, self.classes_[codes].astype(y.dtype)])
         return X_resampled, y_resampled
 

@@ -37,7 +37,9 @@ def sample_weights(
     if not entropy_weighted:
         return np.ones(len(y_codes))
     class_weights = balanced_class_weights(y_codes, n_classes)
-    return class_weights[y_codes] * (1.0 + entropy) ** gamma
+    # A huge gamma overflows to inf, which LEOCVAE reports as an invalid gamma.
+    with np.errstate(over="ignore"):
+        return class_weights[y_codes] * (1.0 + entropy) ** gamma
 
 
 def cvae_loss(

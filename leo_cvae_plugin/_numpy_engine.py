@@ -51,9 +51,9 @@ __all__ = [
     "NumpyAdam",
     "NumpyCVAE",
     "NumpyTrainer",
+    "batch_blocks",
     "fused_adam_available",
     "make_adam",
-    "batch_blocks",
     "mask_widths",
 ]
 
@@ -87,14 +87,14 @@ def _with_ones_row(n_rows: int, n_columns: int) -> np.ndarray:
 class _Pass:
     """The arrays of one forward and backward pass over ``n`` rows.
 
-    ``data`` is the ``[w, x, onehot, 1, z]`` array of these rows, and
-    ``keep_half`` and ``keep_mid`` are the dropout masks times ``HALF_GAIN``
-    and ``MID_GAIN``, one ``(width, n)`` array per layer. The other arrays are
-    scratch space that the pass overwrites. Passes over the same number of rows
-    share them, so the memory stays in the CPU cache from batch to batch.
+    ``data`` is the ``[w, x, onehot, 1, z]`` array of these rows and ``keep``
+    the flat block of their dropout masks (see :func:`batch_blocks`), or None
+    for a pass without dropout. ``eps`` is set by the trainer. The other arrays
+    are scratch space that the pass overwrites. Passes over the same number of
+    rows share them, so the memory stays in the CPU cache from batch to batch.
     """
 
-    def __init__(self, network: NumpyCVAE, data, keep_half, keep_mid, scratch):
+    def __init__(self, network: NumpyCVAE, data, keep, scratch):
         d, c = network.n_features, network.n_classes
         self.n = data.shape[1]
         self.data = data
@@ -103,9 +103,8 @@ class _Pass:
         self.encoder_inputs = data[1 : 2 + d + c]
         self.decoder_inputs = data[1 + d :]
         self.z = data[2 + d + c :]
-        self.keep_half = keep_half
-        self.keep_mid = keep_mid
-        self.eps = None  # set by NumpyTrainer before each epoch
+        self.keep = keep
+        self.eps = None
         self.any_clamped = False
         vars(self).update(scratch)
 
@@ -116,7 +115,14 @@ def _scratch(network: NumpyCVAE, n: int) -> dict[str, object]:
     heads = np.empty((2 * z, n), dtype=FLOAT)
     grad_heads = np.empty_like(heads)
     hidden = [_with_ones_row(w, n) for w in network.widths]
+    # The dropout masks times HALF_GAIN and MID_GAIN, flat and by layer.
+    keep_half = np.empty(n * sum(network.widths), dtype=FLOAT)
+    keep_mid = np.empty_like(keep_half)
     return {
+        "keep_half_flat": keep_half,
+        "keep_mid_flat": keep_mid,
+        "keep_half": batch_blocks(keep_half, [n], network.widths)[0],
+        "keep_mid": batch_blocks(keep_mid, [n], network.widths)[0],
         "pre": [np.empty((w, n), dtype=FLOAT) for w in network.widths],
         "gain": [np.empty((w, n), dtype=FLOAT) for w in network.widths],
         "grad_pre": [np.empty((w, n), dtype=FLOAT) for w in network.widths],
@@ -262,6 +268,9 @@ class NumpyCVAE:
         n = p.n
         layers = self.layers
         hidden_layer = self._hidden_layer if training else self._eval_layer
+        if training:
+            np.multiply(p.keep, HALF_GAIN, out=p.keep_half_flat)
+            np.multiply(p.keep, MID_GAIN, out=p.keep_mid_flat)
         hidden_layer(p, 0, p.encoder_inputs, layers[0])
         hidden_layer(p, 1, p.hidden[0], layers[1])
         np.dot(layers[2], p.hidden[1], out=p.heads)
@@ -414,6 +423,10 @@ class EpochNoise:
         self.val_eps = self.val_eps_t.T
 
 
+# Mask units drawn per random_raw call: 4 MiB of random bits.
+_BITS_PER_DRAW = 2**20
+
+
 class DropoutNoise:
     """Dropout masks and latent draws for the NumPy engine, one epoch at a time.
 
@@ -438,11 +451,14 @@ class DropoutNoise:
 
     def fill(self, noise: EpochNoise) -> None:
         """Draw every mask and ``eps`` of ``noise``."""
-        n_units = len(noise.keep_flat)
-        # random_raw returns 64 bits per value: two 32-bit draws.
-        raw = self.bit_generator.random_raw((n_units + 1) // 2)
-        bits = raw.view(np.uint32)[:n_units]
-        np.greater_equal(bits, self._threshold, out=noise.keep_flat)
+        keep = noise.keep_flat
+        # Chunks bound the memory of the random bits for large epochs.
+        for start in range(0, len(keep), _BITS_PER_DRAW):
+            chunk = keep[start : start + _BITS_PER_DRAW]
+            # random_raw returns 64 bits per value: two 32-bit draws.
+            raw = self.bit_generator.random_raw((len(chunk) + 1) // 2)
+            bits = raw.view(np.uint32)[: len(chunk)]
+            np.greater_equal(bits, self._threshold, out=chunk)
         torch.from_numpy(noise.eps_flat).normal_(generator=self.generator)
 
 
@@ -499,18 +515,16 @@ class NumpyTrainer:
 
         # The [w, x, onehot, 1] rows of every training row, for np.take.
         self._source = self._data_rows(train_inputs, train_weights)
-        keep_half = np.empty(len(self.noise.keep_flat), dtype=FLOAT)
-        keep_mid = np.empty_like(keep_half)
-        self._keep_flat_gains = keep_half, keep_mid
-        half_blocks = batch_blocks(keep_half, batch_sizes, network.widths)
-        mid_blocks = batch_blocks(keep_mid, batch_sizes, network.widths)
         scratch = {}
         self.passes = []
+        offset = 0
         for b, size in enumerate(batch_sizes):
             if size not in scratch:
                 scratch[size] = _scratch(network, size)
-            data = self._empty_data(size)
-            p = _Pass(network, data, half_blocks[b], mid_blocks[b], scratch[size])
+            n_units = size * sum(network.widths)
+            keep = self.noise.keep_flat[offset : offset + n_units]
+            offset += n_units
+            p = _Pass(network, self._empty_data(size), keep, scratch[size])
             p.eps = self.noise.eps_t[b]
             self.passes.append(p)
 
@@ -519,15 +533,15 @@ class NumpyTrainer:
             data = self._empty_data(n_val)
             data[: self._source.shape[0]] = self._data_rows(val_inputs, val_weights)
             # Validation runs without dropout, so it needs no masks.
-            self.val_pass = _Pass(network, data, [], [], _scratch(network, n_val))
+            self.val_pass = _Pass(network, data, None, _scratch(network, n_val))
             self.val_pass.eps = self.noise.val_eps_t
 
     def _data_rows(self, inputs: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
         # The [w, x, onehot, 1] rows of the given rows, feature-major.
         n = len(inputs)
         rows = np.empty((1 + inputs.shape[1] + 1, n), dtype=FLOAT)
-        rows[0] = weights.numpy()
-        rows[1:-1] = inputs.numpy().T
+        rows[0] = weights.detach().numpy()
+        rows[1:-1] = inputs.detach().numpy().T
         rows[-1] = 1.0
         return rows
 
@@ -547,9 +561,6 @@ class NumpyTrainer:
             np.take(self._source, rows, axis=1, out=p.data[:n_source_rows])
             start += p.n
         self.noise_source.fill(self.noise)
-        keep_half, keep_mid = self._keep_flat_gains
-        np.multiply(self.noise.keep_flat, HALF_GAIN, out=keep_half)
-        np.multiply(self.noise.keep_flat, MID_GAIN, out=keep_mid)
 
     def run_epoch(self, permutation: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Train one epoch over the batches cut from ``permutation``.

@@ -18,7 +18,9 @@ def seed_probabilities(entropy: np.ndarray, gamma: float, guided: bool) -> np.nd
     """
     if not guided:
         return np.full(len(entropy), 1.0 / len(entropy))
-    scores = (1.0 + entropy) ** gamma
+    # (1 + H)^gamma normalised in log space, which stays finite for any gamma.
+    log_scores = gamma * np.log1p(entropy)
+    scores = np.exp(log_scores - log_scores.max())
     return scores / scores.sum()
 
 

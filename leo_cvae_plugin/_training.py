@@ -121,8 +121,13 @@ def train_network(
         When a training batch or the validation loss is NaN or infinite. The
         message names the epoch.
     ValueError
-        When ``engine`` is unknown, or ``"numpy"`` with inputs off the CPU.
+        When ``engine`` is unknown, or ``"numpy"`` with inputs off the CPU, or
+        when the inputs or weights are not float32 tensors of matching shapes
+        with at least one row.
     """
+    _check_rows("train", train_inputs, train_weights)
+    if val_inputs is not None or val_weights is not None:
+        _check_rows("val", val_inputs, val_weights)
     on_cpu = train_inputs.device.type == "cpu"
     engine = engine or ("numpy" if on_cpu else "autograd")
     if engine == "numpy" and not on_cpu:
@@ -155,6 +160,30 @@ def train_network(
     # NumPy warns on overflow. The epoch loop checks every loss instead.
     with np.errstate(all="ignore"):
         return _run_epochs(trainer, settings, len(train_inputs), shuffle_generator)
+
+
+def _check_rows(name: str, inputs, weights) -> None:
+    # Both engines rely on these shapes and the float32 dtype.
+    if inputs is None or weights is None:
+        raise ValueError(
+            f"{name}_inputs and {name}_weights must both be tensors or both None."
+        )
+    if inputs.ndim != 2 or len(inputs) == 0:
+        hint = " Pass None for no validation rows." if name == "val" else ""
+        raise ValueError(
+            f"{name}_inputs must be a 2-D tensor with at least one row, got shape "
+            f"{tuple(inputs.shape)}.{hint}"
+        )
+    if tuple(weights.shape) != (len(inputs),):
+        raise ValueError(
+            f"{name}_weights must have shape ({len(inputs)},), one weight per row, "
+            f"got {tuple(weights.shape)}."
+        )
+    if inputs.dtype != torch.float32 or weights.dtype != torch.float32:
+        raise ValueError(
+            f"{name}_inputs and {name}_weights must be float32, got "
+            f"{inputs.dtype} and {weights.dtype}."
+        )
 
 
 def batch_sizes_of(n_rows: int, batch_size: int) -> list[int]:

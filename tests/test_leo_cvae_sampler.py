@@ -139,6 +139,16 @@ def test_seed_probabilities_proportional():
     )
 
 
+def test_seed_probabilities_finite_for_huge_gamma():
+    entropy = np.array([0.0, 0.5, 1.0, 1.0])
+
+    probabilities = seed_probabilities(entropy, gamma=5000.0, guided=True)
+
+    assert np.isfinite(probabilities).all()
+    assert probabilities.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(probabilities[2:], [0.5, 0.5])
+
+
 @pytest.mark.parametrize("guided", [True, False])
 def test_seed_draws_pass_chi_square(guided):
     entropy = np.array([0.0, 0.1, 0.4, 0.7, 1.0, 0.0])
@@ -340,6 +350,37 @@ def test_non_finite_loss_raises():
         LEOCVAE(random_state=0, **FAST).fit_resample(X * 1e20, y)
 
 
+def test_gamma_overflowing_float32_rejected():
+    X, y = imbalanced()
+
+    with pytest.raises(ValueError, match=r"^gamma=200 gives reconstruction weights"):
+        LEOCVAE(random_state=0, gamma=200, **FAST).fit_resample(X, y)
+
+
+def test_non_finite_loss_names_large_gamma():
+    X, y = imbalanced()
+
+    with pytest.raises(NonFiniteLossError, match=r"Standardise.*gamma=60"):
+        LEOCVAE(random_state=0, gamma=60, **FAST).fit_resample(X * 1e10, y)
+
+
+def test_huge_gamma_without_weighted_loss_draws_seeds():
+    X, y = imbalanced()
+    sampler = LEOCVAE(random_state=0, gamma=2000, entropy_weighted_loss=False, **FAST)
+
+    X_out, y_out = sampler.fit_resample(X, y)
+
+    check_output(X, y, X_out, y_out, {0: 40, 1: 40})
+
+
+def test_decoded_values_beyond_float16_rejected():
+    X, y = imbalanced()
+    X16 = (X * 6e4 / np.abs(X).max()).astype(np.float16)
+
+    with pytest.raises(FloatingPointError, match="dtype float16"):
+        LEOCVAE(random_state=0, learning_rate=1.0, **FAST).fit_resample(X16, y)
+
+
 def test_values_beyond_float32_rejected():
     X, y = imbalanced()
     X[0, 0] = 1e300
@@ -391,6 +432,14 @@ def test_unknown_device_rejected():
 
     with pytest.raises(ValueError, match="not a valid torch device"):
         LEOCVAE(device="gpu0", **FAST).fit_resample(X, y)
+
+
+@pytest.mark.parametrize("device", ["meta", "mps"])
+def test_unsupported_device_type_rejected(device):
+    X, y = imbalanced()
+
+    with pytest.raises(ValueError, match=f"device='{device}' is not supported"):
+        LEOCVAE(device=device, **FAST).fit_resample(X, y)
 
 
 def test_cuda_without_gpu_rejected(monkeypatch):

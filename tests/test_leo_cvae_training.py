@@ -467,3 +467,83 @@ def test_dropout_noise_seeds():
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
     assert not np.array_equal(first[1], other[1])
+
+
+def test_dropout_noise_draws_in_chunks(monkeypatch):
+    monkeypatch.setattr(_numpy_engine, "_BITS_PER_DRAW", 1000)
+    noise = EpochNoise((64, 32, 32, 64), 16, [32, 32, 30], n_val=0)
+    noise.keep_flat[:] = False
+
+    DropoutNoise(5).fill(noise)
+
+    # 18,048 units in 19 chunks, the last one partial: each chunk is drawn.
+    chunks = noise.keep_flat[: 18 * 1000].reshape(18, 1000)
+    assert (chunks.mean(axis=1) > 0.8).all()
+    assert noise.keep_flat[18 * 1000 :].mean() > 0.8
+
+
+WIDTH = N_FEATURES + N_CLASSES
+BAD_ROWS = [
+    ("no rows", torch.empty(0, WIDTH), torch.empty(0), "at least one"),
+    ("1-D inputs", torch.ones(WIDTH), torch.ones(1), "2-D tensor"),
+    ("weights column", torch.ones(6, WIDTH), torch.ones(6, 1), r"shape \(6,\)"),
+    ("float64", torch.ones(6, WIDTH).double(), torch.ones(6).double(), "float32"),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("inputs", "weights", "message"),
+    [case[1:] for case in BAD_ROWS],
+    ids=[case[0] for case in BAD_ROWS],
+)
+def test_bad_training_rows_rejected(engine, inputs, weights, message):
+    with pytest.raises(ValueError, match=message):
+        train_network(
+            make_model(),
+            inputs,
+            weights,
+            None,
+            None,
+            settings(),
+            torch.Generator(),
+            engine=engine,
+        )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_validation_rows_rejected(engine):
+    empty = torch.empty(0, N_FEATURES + N_CLASSES), torch.empty(0)
+
+    with pytest.raises(ValueError, match="Pass None for no validation rows"):
+        train_network(
+            make_model(),
+            *make_rows(8),
+            *empty,
+            settings(),
+            torch.Generator(),
+            engine=engine,
+        )
+
+
+def test_validation_inputs_without_weights_rejected():
+    with pytest.raises(ValueError, match="both be tensors or both None"):
+        train_network(
+            make_model(),
+            *make_rows(8),
+            make_rows(4)[0],
+            None,
+            settings(),
+            torch.Generator(),
+        )
+
+
+def test_inputs_requiring_grad_accepted():
+    inputs, weights = make_rows(10)
+    inputs.requires_grad_(True)
+
+    result = train_network(
+        make_model(), inputs, weights, None, None, settings(), torch.Generator()
+    )
+
+    assert len(result.history) == settings().epochs
