@@ -362,11 +362,15 @@ def _pairwise_table(board: Leaderboard, kind: str) -> Table | Paragraph:
         cells.append(format_p(row["p_value"]))
         if not nemenyi:
             cells.append(format_p(row["p_adjusted"]))
+        note = _capitalized(row["note"]) if row["note"] else ""
+        if not rank_test and row["n_blocks"] < MIN_WILCOXON_BLOCKS:
+            # The caption gives the reason once for every such pair.
+            note = f"Not tested: N < {MIN_WILCOXON_BLOCKS}."
         cells += [
             _significant(row["reject"]),
             _interval(row),
             format_signed(row["cliffs_delta"], 2),
-            _capitalized(row["note"]) if row["note"] else "",
+            note,
         ]
         rows.append(cells)
     _drop_empty_notes(headers, rows)
@@ -393,12 +397,16 @@ def _pairwise_table(board: Leaderboard, kind: str) -> Table | Paragraph:
         caption = (
             "Wilcoxon signed-rank tests of the per-dataset means, Holm-corrected "
             f"over the pairs tested, α = {board.alpha:g}. W is the smaller signed-"
-            f"rank sum; a pair needs {MIN_WILCOXON_BLOCKS} datasets with both "
-            "samplers complete."
+            "rank sum. The Wilcoxon signed-rank test needs at least "
+            f"{MIN_WILCOXON_BLOCKS} datasets with both samplers complete (N) to "
+            "reach p < 0.05, so pairs with fewer are not tested."
         )
     blocks_reason = ""
     if not result.applicable:
         blocks_reason = " " + _capitalized(result.reason)
+        if not rank_test and (comparisons["n_blocks"] < MIN_WILCOXON_BLOCKS).all():
+            minimum = MIN_WILCOXON_BLOCKS
+            blocks_reason = f" No pair has N ≥ {minimum}, so none is tested."
     return Table(
         headers=headers,
         rows=rows,
