@@ -318,7 +318,9 @@ def _run(task: Task, columns: np.ndarray, device: str, result: TaskResult) -> No
     if scale_first:
         scaler = StandardScaler().fit(X_train)
         X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    X_resampled, y_resampled = _resample(sampler, X_train, y_train, task, result)
+    X_resampled, y_resampled = _resample(
+        sampler, X_train, y_train, task, result, dataset.class_names
+    )
     _save_training_plot(sampler, task, result)
     if not scale_first:
         scaler = StandardScaler().fit(X_resampled)
@@ -368,7 +370,12 @@ def _save_training_plot(sampler: Any, task: Task, result: TaskResult) -> None:
 
 
 def _resample(
-    sampler: Any, X: np.ndarray, y: np.ndarray, task: Task, result: TaskResult
+    sampler: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    task: Task,
+    result: TaskResult,
+    class_names: tuple[str, ...],
 ) -> tuple[np.ndarray, np.ndarray]:
     X_resampled, y_resampled = sampler.fit_resample(X, y)
     X_resampled = np.asarray(X_resampled, dtype=np.float64)
@@ -414,7 +421,7 @@ def _resample(
             if made < wanted:
                 result.notes.append(
                     f"sampler {label!r} generated {made} of {wanted} requested rows "
-                    f"for class code {code}"
+                    f"for class {class_names[code]!r}"
                 )
     return X_resampled, y_resampled
 

@@ -16,9 +16,10 @@ module's forward pass. It then times both loops, the fast one with its default
 noise source as ``LEOCVAE`` runs it, and a complete ``fit_resample``.
 
 Data: the training part of the first stratified 5-fold split of
-``datasets/embedded/gse7390.csv.gz``, standardised, with 20 % of it held out
-for validation. Without that file it uses a synthetic 198 x 76 matrix with the
-same class counts (147 and 51). Run from the repository root::
+``datasets/embedded/gse7390.csv.gz`` of this repository, standardised, with
+20 % of it held out for validation. Without that file it uses a synthetic
+198 x 76 matrix with the same class counts (147 and 51) and says so in its
+first line of output. ``--threads`` sets both torch's and the BLAS threads::
 
     python benchmarks/bench_leo_cvae_epoch.py --threads 1
 """
@@ -38,6 +39,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from leo_cvae_plugin import LEOCVAE
@@ -52,7 +54,7 @@ from leo_cvae_plugin._training import (
     train_network,
 )
 
-DATA_FILE = Path("datasets/embedded/gse7390.csv.gz")
+DATA_FILE = Path(__file__).resolve().parents[1] / "datasets/embedded/gse7390.csv.gz"
 SEED = 0
 HIDDEN_DIM, LATENT_DIM = 64, 16
 GAMMA = 2.5
@@ -282,7 +284,10 @@ def time_fit_resample(X: np.ndarray, y: np.ndarray, repeats: int) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch intra-op threads (default 1)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op and BLAS threads (default 1)",
     )
     parser.add_argument(
         "--epochs", type=int, default=40, help="epochs per timed run (default 40)"
@@ -304,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the check and the timings with the parsed arguments."""
 
     X, y, source = load_training_fold()
     data = prepare_inputs(X, y)
@@ -314,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{np.bincount(y).tolist()}; CVAE training rows {n_train}, validation "
         f"rows {n_val}, batch size 32"
     )
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} torch and "
+        f"{args.threads} BLAS thread(s)"
+    )
 
     max_diff = check_same_losses(data, args.check_epochs)
     print(

@@ -309,7 +309,7 @@ def test_sampler_shortfall_is_noted(worker_registry, binary_dataset):
 
     assert result.status == "ok", result.error
     assert result.notes == [
-        "sampler 'half' generated 20 of 40 requested rows for class code 1"
+        "sampler 'half' generated 20 of 40 requested rows for class 'tumour'"
     ]
 
 
