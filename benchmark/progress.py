@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from types import TracebackType
 
 from tqdm.auto import tqdm
@@ -15,13 +16,19 @@ __all__ = ["RunProgress"]
 
 logger = logging.getLogger("benchmark.runner")
 
+# Seconds between bar updates when stderr is not a terminal, such as a log
+# file, where each update adds text instead of redrawing the bar.
+LOG_UPDATE_INTERVAL = 30.0
+
 
 class RunProgress:
     """A progress bar of finished tasks out of ``total``, with failures and ETA.
 
     The bar shows done/total, elapsed time, the estimated time left and the
     rate; its suffix counts failed and retried tasks. While the bar is shown,
-    log records go through ``tqdm.write`` so that they do not break it.
+    log records go through ``tqdm.write`` so that they do not break it. When
+    stderr is not a terminal, the bar is written at most every
+    :data:`LOG_UPDATE_INTERVAL` seconds.
     """
 
     def __init__(self, total: int, show: bool = True) -> None:
@@ -34,6 +41,7 @@ class RunProgress:
             unit="task",
             disable=not show,
             dynamic_ncols=True,
+            mininterval=0.1 if sys.stderr.isatty() else LOG_UPDATE_INTERVAL,
         )
         self._stack = contextlib.ExitStack()
 

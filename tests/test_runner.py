@@ -454,6 +454,25 @@ def test_progress_bar_counts_failures(capsys: pytest.CaptureFixture[str]) -> Non
     assert "<" in err  # elapsed<remaining, the ETA
 
 
+def test_progress_bar_in_log_updates_rarely(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # capsys makes stderr a file that is not a terminal, like a log.
+    config = make_config(["none"], ["logreg"])
+    tasks = build_tasks(config, ["gse7390"])
+    result = execute_task(tasks[0], list(range(8)), threads=1)
+    with RunProgress(total=5, show=True) as progress:
+        for _ in range(5):
+            # Longer than tqdm's default interval between updates, 0.1 s.
+            time.sleep(0.15)
+            progress.task_finished(result)
+    err = capsys.readouterr().err
+
+    # The opening and the closing state, not one update per task.
+    assert err.count("/5 ") == 2
+    assert "5/5 " in err
+
+
 def test_inline_backend_places_everything_on_cpu(full_registry, tmp_path: Path) -> None:
     config = make_config(["none"], ["mlp:max_epochs=2"], folds=2)
     execution = ExecutionOptions(backend="inline", devices=("cuda:0",))
