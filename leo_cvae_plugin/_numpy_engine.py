@@ -57,8 +57,9 @@ __all__ = [
     "mask_widths",
 ]
 
-# The Python floats in the arithmetic below keep float32 arrays float32: they
-# are weak scalars in NumPy 2 and small enough for value-based casting in 1.x.
+# The Python floats in the arithmetic below keep float32 arrays float32,
+# because they are weak scalars in NumPy 2 and small enough for value-based
+# casting in NumPy 1.x.
 FLOAT = np.float32
 # The value a kept unit is multiplied by, as nn.Dropout computes it in float32.
 KEEP_SCALE = FLOAT(1.0) / FLOAT(1.0 - DROPOUT)
@@ -411,14 +412,17 @@ class EpochNoise:
         n_train = sum(self.batch_sizes)
         self.keep_flat = np.empty(n_train * sum(self.widths), dtype=bool)
         self.eps_flat = np.empty((n_train + n_val) * latent_dim, dtype=FLOAT)
+        # The flat masks of each batch, which its pass reads.
+        batch_ends = np.cumsum([size * sum(self.widths) for size in self.batch_sizes])
+        self.keep_by_batch = np.split(self.keep_flat, batch_ends[:-1])
         # The masks and draws are stored feature-major, as the passes read
         # them, and the public views are their transposes.
-        self.keep_t = batch_blocks(self.keep_flat, self.batch_sizes, self.widths)
+        keep_t = batch_blocks(self.keep_flat, self.batch_sizes, self.widths)
         eps_blocks = batch_blocks(self.eps_flat, self.batch_sizes, (latent_dim,))
         self.eps_t = [blocks[0] for blocks in eps_blocks]
         val_eps_flat = self.eps_flat[n_train * latent_dim :]
         self.val_eps_t = val_eps_flat.reshape(latent_dim, n_val)
-        self.keep = [[mask.T for mask in masks] for masks in self.keep_t]
+        self.keep = [[mask.T for mask in masks] for masks in keep_t]
         self.eps = [block.T for block in self.eps_t]
         self.val_eps = self.val_eps_t.T
 
@@ -506,6 +510,7 @@ class NumpyTrainer:
         self.optimizer = make_adam(
             network.data, network.grad, settings.learning_rate, settings.weight_decay
         )
+        self.batch_sizes = batch_sizes
         self.noise_source = noise_source
         self.max_grad_norm = max_grad_norm
         self.has_validation = val_inputs is not None
@@ -517,13 +522,10 @@ class NumpyTrainer:
         self._source = self._data_rows(train_inputs, train_weights)
         scratch = {}
         self.passes = []
-        offset = 0
         for b, size in enumerate(batch_sizes):
             if size not in scratch:
                 scratch[size] = _scratch(network, size)
-            n_units = size * sum(network.widths)
-            keep = self.noise.keep_flat[offset : offset + n_units]
-            offset += n_units
+            keep = self.noise.keep_by_batch[b]
             p = _Pass(network, self._empty_data(size), keep, scratch[size])
             p.eps = self.noise.eps_t[b]
             self.passes.append(p)

@@ -135,31 +135,23 @@ def train_network(
             f"The numpy engine trains on the CPU, but the inputs are on "
             f"{train_inputs.device}. Use engine='autograd'."
         )
+    batch_sizes = batch_sizes_of(len(train_inputs), settings.batch_size)
+    rows = (train_inputs, train_weights, val_inputs, val_weights)
     if engine == "numpy":
         if noise is None:
             noise = DropoutNoise(int(torch.randint(2**62, (1,)).item()))
         trainer = NumpyTrainer(
-            model,
-            train_inputs,
-            train_weights,
-            val_inputs,
-            val_weights,
-            settings,
-            batch_sizes_of(len(train_inputs), settings.batch_size),
-            noise,
-            MAX_GRAD_NORM,
+            model, *rows, settings, batch_sizes, noise, MAX_GRAD_NORM
         )
     elif engine == "autograd":
-        trainer = _AutogradTrainer(
-            model, train_inputs, train_weights, val_inputs, val_weights, settings
-        )
+        trainer = _AutogradTrainer(model, *rows, settings, batch_sizes)
     else:
         raise ValueError(
             f"Invalid engine={engine!r}. Use 'numpy' (CPU only) or 'autograd'."
         )
     # NumPy warns on overflow. The epoch loop checks every loss instead.
     with np.errstate(all="ignore"):
-        return _run_epochs(trainer, settings, len(train_inputs), shuffle_generator)
+        return _run_epochs(trainer, settings, shuffle_generator)
 
 
 def _check_rows(name: str, inputs, weights) -> None:
@@ -192,9 +184,11 @@ def batch_sizes_of(n_rows: int, batch_size: int) -> list[int]:
 
 
 def _run_epochs(
-    trainer, settings: TrainingSettings, n_train: int, generator: torch.Generator
+    trainer, settings: TrainingSettings, generator: torch.Generator
 ) -> TrainingResult:
-    sizes = np.array(batch_sizes_of(n_train, settings.batch_size), dtype=np.float64)
+    # trainer is a NumpyTrainer or an _AutogradTrainer.
+    sizes = np.array(trainer.batch_sizes, dtype=np.float64)
+    n_train = int(sizes.sum())
     best_loss = math.inf
     result = TrainingResult()
     epochs_without_improvement = 0
@@ -248,7 +242,14 @@ class _AutogradTrainer:
     """Epochs of the module itself with autograd and ``torch.optim.Adam``."""
 
     def __init__(
-        self, model, train_inputs, train_weights, val_inputs, val_weights, settings
+        self,
+        model,
+        train_inputs,
+        train_weights,
+        val_inputs,
+        val_weights,
+        settings,
+        batch_sizes,
     ):
         self.model = model
         self.settings = settings
@@ -260,7 +261,7 @@ class _AutogradTrainer:
         self.has_validation = val_inputs is not None
         self.train_inputs, self.train_weights = train_inputs, train_weights
         self.val_inputs, self.val_weights = val_inputs, val_weights
-        self.batch_sizes = batch_sizes_of(len(train_inputs), settings.batch_size)
+        self.batch_sizes = batch_sizes
         # A real copy of the tensors: a state_dict() alone would only hold
         # references to the parameters that training goes on to change.
         self._best = [p.detach().clone() for p in model.parameters()]
